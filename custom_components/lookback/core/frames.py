@@ -1,0 +1,46 @@
+"""Decode single keyframes and turn them into JPEG stills (thumbnails, camera images)."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import av
+
+if TYPE_CHECKING:
+    from av.video.frame import VideoFrame
+
+    from .models import TimedPacket
+
+
+def decode_keyframe(timed: TimedPacket) -> VideoFrame:
+    """Decode one keyframe with a decoder of its own (the demuxer's context is not touched).
+
+    Raises ``av.error.FFmpegError`` or ``ValueError`` when the packet yields no picture.
+    """
+    source = timed.stream.codec_context
+    decoder = av.CodecContext.create(source.name, "r")
+    if source.extradata:
+        decoder.extradata = source.extradata
+    frames = [*decoder.decode(timed.packet), *decoder.decode(None)]
+    if not frames:
+        msg = "keyframe decoded to no picture"
+        raise ValueError(msg)
+    frame = frames[0]
+    assert isinstance(frame, av.VideoFrame)
+    return frame
+
+
+def jpeg_from_frame(frame: VideoFrame, max_width: int = 640, quality: int = 80) -> bytes:
+    """Encode a frame as JPEG, scaled down (never up) to ``max_width``."""
+    width = min(max_width, frame.width)
+    height = max(2, round(frame.height * width / frame.width))
+    image = frame.to_image(width=width, height=height)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def jpeg_from_keyframe(timed: TimedPacket, max_width: int = 640) -> bytes:
+    """Decode a keyframe packet and return it as a JPEG."""
+    return jpeg_from_frame(decode_keyframe(timed), max_width)

@@ -1,0 +1,173 @@
+"""Nvr and CameraPipeline: wire source, ring, recorder and event tracker; async start/stop.
+
+Threads (demux, writer) hand their results to the event loop with ``call_soon_threadsafe``;
+listeners therefore always run on the loop and may touch loop-only state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from .events import EventListeners, EventTracker
+from .recorder import ClipRecorder, RecorderOptions
+from .ring import GopRing
+from .source import SourceOptions, StreamSource
+from .storage import ClipStore, RecoveryReport, RetentionLimits
+
+if TYPE_CHECKING:
+    from av.stream import Stream
+
+    from .errors import SourceError
+    from .models import CameraConfig, ClipInfo, Event, StreamStats, Trigger
+
+_LOGGER = logging.getLogger(__name__)
+
+# Triggers reach the tracker a little after they happen (a mail is read, a loop is busy):
+# the ring keeps this much more than the pre-roll so the keyframe before it is still there.
+RING_MARGIN_S = 2.0
+
+
+class PipelineListener(Protocol):
+    """What the HA layer hears from a camera; every call runs on the event loop."""
+
+    def event_started(self, event: Event) -> None:
+        """An event opened."""
+
+    def event_ended(self, event: Event) -> None:
+        """An event's post-roll ran out."""
+
+    def clip_saved(self, clip: ClipInfo) -> None:
+        """A clip file is complete in the store."""
+
+    def connection_changed(self, connected: bool, error: SourceError | None) -> None:
+        """The stream came up or went down."""
+
+
+class CameraPipeline:
+    """Everything one camera runs: StreamSource -> GopRing -> ClipRecorder, EventTracker."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        store: ClipStore,
+        loop: asyncio.AbstractEventLoop,
+        listener: PipelineListener,
+    ) -> None:
+        """Build the pieces; nothing runs before ``async_start``."""
+        self.config = config
+        self._loop = loop
+        self._listener = listener
+        self.ring = GopRing(config.pre_roll + RING_MARGIN_S, config.ring_max_bytes)
+        self.recorder = ClipRecorder(
+            config.camera_id,
+            self.ring,
+            store,
+            RecorderOptions(
+                max_clip_seconds=config.max_clip_seconds, audio_policy=config.audio_policy
+            ),
+            self._clip_saved_in_thread,
+        )
+        self.source = StreamSource(
+            config.camera_id,
+            SourceOptions(
+                url=config.url, transport=config.transport, stall_timeout=config.stall_timeout
+            ),
+            on_packet=self.recorder.on_packet,
+            on_connection=self._connection_in_thread,
+            on_streams=self._streams_in_thread,
+        )
+        self.tracker = EventTracker(
+            config.camera_id,
+            config.pre_roll,
+            config.post_roll,
+            EventListeners(self._event_started, self.recorder.extend_event, self._event_ended),
+            loop,
+        )
+
+    async def async_start(self) -> None:
+        """Start the demux thread (returns at once; connecting happens in the thread)."""
+        self.source.start()
+
+    async def async_stop(self) -> None:
+        """End any event, close its clip, stop both threads."""
+        self.tracker.close()
+        await self._loop.run_in_executor(None, self._stop_threads)
+
+    def _stop_threads(self) -> None:
+        self.source.stop()
+        self.recorder.stop()
+
+    def trigger(self, trigger: Trigger, post_roll: float | None = None) -> Event:
+        """Start or extend this camera's event."""
+        return self.tracker.trigger(trigger, post_roll)
+
+    @property
+    def stats(self) -> StreamStats:
+        """The stream's statistics."""
+        return self.source.stats
+
+    def _event_started(self, event: Event) -> None:
+        self.recorder.start_event(event)
+        self._listener.event_started(event)
+
+    def _event_ended(self, event: Event) -> None:
+        self.recorder.end_event(event)
+        self._listener.event_ended(event)
+
+    # Called in threads: hand over to the loop.
+
+    def _streams_in_thread(self, streams: Sequence[Stream]) -> None:
+        self.recorder.on_streams(streams)
+
+    def _connection_in_thread(self, connected: bool, error: SourceError | None) -> None:
+        self._loop.call_soon_threadsafe(self._listener.connection_changed, connected, error)
+
+    def _clip_saved_in_thread(self, clip: ClipInfo) -> None:
+        self._loop.call_soon_threadsafe(self._listener.clip_saved, clip)
+
+
+class Nvr:
+    """The clip store and every camera's pipeline."""
+
+    def __init__(self, store: ClipStore, loop: asyncio.AbstractEventLoop) -> None:
+        """Hold the store; cameras are added with ``add_camera``."""
+        self.store = store
+        self._loop = loop
+        self.cameras: dict[str, CameraPipeline] = {}
+
+    async def async_prepare(self) -> RecoveryReport:
+        """Check the folder, finish what a crash left, rebuild the index (in an executor)."""
+        await self._loop.run_in_executor(None, self.store.check_writable)
+        report = await self._loop.run_in_executor(None, self.store.recover)
+        _LOGGER.info(
+            "storage ready: %d clips indexed, %d recovered, %d removed",
+            report.indexed, report.finalised, report.removed,
+        )
+        return report
+
+    async def async_add_camera(
+        self, config: CameraConfig, listener: PipelineListener
+    ) -> CameraPipeline:
+        """Start a camera."""
+        self.store.set_retention(
+            config.camera_id, RetentionLimits(config.retention_days, config.retention_bytes)
+        )
+        pipeline = CameraPipeline(config, self.store, self._loop, listener)
+        self.cameras[config.camera_id] = pipeline
+        await pipeline.async_start()
+        return pipeline
+
+    async def async_enforce_retention(self) -> list[ClipInfo]:
+        """Apply age and size limits now (file deletes run in an executor)."""
+        return await self._loop.run_in_executor(
+            None, self.store.enforce_retention, time.time()
+        )
+
+    async def async_stop(self) -> None:
+        """Stop every camera; returns when no thread of ours is left."""
+        await asyncio.gather(*(p.async_stop() for p in self.cameras.values()))
+        self.cameras.clear()

@@ -1,0 +1,333 @@
+"""StreamSource: one demux thread per camera that turns a URL into timed packets.
+
+The thread never decodes: it demuxes with PyAV, checks timestamps, stamps each packet with its
+wall-clock time and hands it to a sink (the camera's ring and recorder). Failures reconnect
+with capped exponential back-off; every message is credential-free.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import av
+
+from .errors import SourceError, SourceErrorKind, classify_error, redact_url
+from .models import StreamStats, TimedPacket, Transport
+from .timing import Backoff, WallClock
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.stream import Stream
+
+_LOGGER = logging.getLogger(__name__)
+
+SUPPORTED_VIDEO_CODECS = frozenset({"h264", "hevc"})
+STATS_WINDOW_S = 5.0
+
+PacketSink = Callable[[TimedPacket], None]
+ConnectionListener = Callable[[bool, SourceError | None], None]
+StreamsListener = Callable[[Sequence["Stream"]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """How to read one camera stream."""
+
+    url: str
+    transport: Transport = Transport.TCP
+    open_timeout: float = 10.0
+    stall_timeout: float = 5.0  # no packet for this long: reconnect
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    with_audio: bool = True
+
+    def av_options(self) -> dict[str, str]:
+        """FFmpeg options for this URL's protocol."""
+        if self.url.lower().startswith(("rtsp://", "rtsps://")):
+            return {"rtsp_transport": self.transport.value}
+        return {}
+
+
+def open_container(options: SourceOptions) -> InputContainer:
+    """Open the URL with the protocol options and both timeouts (open, then each read)."""
+    return av.open(
+        options.url,
+        options=options.av_options(),
+        timeout=(options.open_timeout, options.stall_timeout),
+    )
+
+
+def pick_streams(container: InputContainer, with_audio: bool) -> list[Stream]:
+    """Return the first video stream (required, H.264/H.265) and the first audio stream."""
+    if not container.streams.video:
+        raise SourceError(SourceErrorKind.NOT_VIDEO, "the source has no video stream")
+    video = container.streams.video[0]
+    codec = video.codec_context.name
+    if codec not in SUPPORTED_VIDEO_CODECS:
+        raise SourceError(
+            SourceErrorKind.UNSUPPORTED_CODEC,
+            f"video codec {codec} is not supported (H.264 or H.265 needed)",
+        )
+    streams: list[Stream] = [video]
+    if with_audio and container.streams.audio:
+        streams.append(container.streams.audio[0])
+    return streams
+
+
+@dataclass(slots=True)
+class _StreamState:
+    """Timestamp bookkeeping of one demuxed stream."""
+
+    stream: Stream
+    is_video: bool
+    clock: WallClock = field(default_factory=WallClock)
+    last_dts: int | None = None
+    pending: av.Packet | None = None
+    pending_arrival: float = 0.0
+
+
+@dataclass(slots=True)
+class _Counters:
+    """Mutable statistics, written by the demux thread only."""
+
+    connected: bool = False
+    reconnects: int = 0
+    stalls: int = 0
+    dropped: int = 0
+    merged: int = 0
+    packets: int = 0
+    last_packet_time: float | None = None
+    last_error: str | None = None
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    bitrate: float | None = None
+    keyframe_interval: float | None = None
+    last_keyframe_time: float | None = None
+    window_start: float | None = None
+    window_frames: int = 0
+    window_bytes: int = 0
+
+
+class StreamSource:
+    """Demuxes one camera in its own thread and feeds timed packets to a sink."""
+
+    def __init__(
+        self,
+        name: str,
+        options: SourceOptions,
+        on_packet: PacketSink,
+        on_connection: ConnectionListener | None = None,
+        on_streams: StreamsListener | None = None,
+    ) -> None:
+        """Prepare; nothing connects before ``start``.
+
+        All callbacks run in the demux thread: ``on_streams`` once per connection before its
+        first packet, ``on_packet`` per packet, ``on_connection`` when video starts or stops.
+        """
+        self.name = name
+        self.options = options
+        self._on_packet = on_packet
+        self._on_connection = on_connection
+        self._on_streams = on_streams
+        self._quit = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._counters = _Counters()
+        self._safe_url = redact_url(options.url)
+
+    @property
+    def running(self) -> bool:
+        """True while the demux thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the demux thread."""
+        if self.running:
+            return
+        self._quit.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"lookback-source-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the thread to quit and wait for it.
+
+        A flowing stream stops within one packet; a stalled read gives up after
+        ``stall_timeout``, so the default wait covers that.
+        """
+        self._quit.set()
+        if self._thread is not None:
+            self._thread.join(
+                timeout if timeout is not None else self.options.stall_timeout + 5.0
+            )
+            if self._thread.is_alive():  # pragma: no cover - only with a hung FFmpeg call
+                _LOGGER.error("%s: demux thread did not stop in time", self.name)
+            self._thread = None
+
+    @property
+    def stats(self) -> StreamStats:
+        """A consistent-enough snapshot of the counters (ints are read atomically)."""
+        c = self._counters
+        return StreamStats(
+            connected=c.connected,
+            fps=c.fps,
+            bitrate_bps=c.bitrate,
+            keyframe_interval_s=c.keyframe_interval,
+            reconnects=c.reconnects,
+            stalls=c.stalls,
+            dropped_packets=c.dropped,
+            merged_packets=c.merged,
+            packets=c.packets,
+            last_packet_time=c.last_packet_time,
+            video_codec=c.codec,
+            width=c.width,
+            height=c.height,
+            last_error=c.last_error,
+        )
+
+    # The demux thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = Backoff(self.options.backoff_initial, self.options.backoff_max)
+        last_kind: SourceErrorKind | None = None
+        while not self._quit.is_set():
+            delivered = False
+            try:
+                delivered = self._read_until_failure()
+            except Exception as err:  # noqa: BLE001 - every failure must reconnect
+                error = classify_error(err, self.options.url)
+            else:
+                error = SourceError(SourceErrorKind.ENDED, "the stream ended")
+            if self._quit.is_set():
+                break
+            self._set_disconnected(error)
+            if error.kind is SourceErrorKind.TIMEOUT and delivered:
+                error = SourceError(SourceErrorKind.STALLED, str(error.args[0]))
+                self._counters.stalls += 1
+            if delivered:
+                backoff.reset()
+            if error.kind is not last_kind:  # log a reason once, not at every retry
+                _LOGGER.warning("%s: %s (%s); reconnecting", self.name, error, self._safe_url)
+                last_kind = error.kind
+            else:
+                _LOGGER.debug("%s: %s; reconnecting", self.name, error)
+            self._counters.reconnects += 1
+            self._quit.wait(backoff.next_delay())
+        self._set_disconnected(None)
+
+    def _set_disconnected(self, error: SourceError | None) -> None:
+        c = self._counters
+        if error is not None:
+            c.last_error = str(error)
+        if c.connected or error is not None:
+            c.connected = False
+            if self._on_connection is not None:
+                self._on_connection(False, error)
+
+    def _read_until_failure(self) -> bool:
+        """Read one connection until it ends; return whether it delivered video."""
+        container = open_container(self.options)
+        streams = pick_streams(container, self.options.with_audio)
+        states = {s.index: _StreamState(s, is_video=s.type == "video") for s in streams}
+        video = streams[0]
+        c = self._counters
+        c.codec = video.codec_context.name
+        c.width = video.codec_context.width
+        c.height = video.codec_context.height
+        c.window_start = None
+        if self._on_streams is not None:
+            self._on_streams(streams)
+        delivered = False
+        for packet in container.demux(streams):
+            if self._quit.is_set():
+                break
+            if packet.size == 0:  # demuxer flush packets at end of stream
+                continue
+            state = states[packet.stream_index]
+            if not delivered and state.is_video:
+                delivered = True
+                c.connected = True
+                c.last_error = None
+                _LOGGER.info("%s: connected to %s (%s)", self.name, self._safe_url, c.codec)
+                if self._on_connection is not None:
+                    self._on_connection(True, None)
+            self._accept(packet, state)
+        for state in states.values():  # the stream ended: nothing held back is lost
+            self._flush(state)
+        # The container is not closed here: buffered packets keep it (and its codec data)
+        # alive, and it closes when the last of them is released.
+        return delivered
+
+    def _accept(self, packet: av.Packet, state: _StreamState) -> None:
+        """Check DTS order; hold one packet back so that split access units can be merged."""
+        dts = packet.dts
+        if dts is None or (state.last_dts is not None and dts < state.last_dts):
+            self._counters.dropped += 1
+            return
+        if dts == state.last_dts and state.pending is not None:
+            # Two packets of one access unit (a multi-slice IDR with in-band parameter sets
+            # arrives like this from real cameras): join them, MP4 needs increasing DTS.
+            state.pending = _join(state.pending, packet)
+            self._counters.merged += 1
+            return
+        if dts == state.last_dts:
+            self._counters.dropped += 1
+            return
+        self._flush(state)
+        state.pending = packet
+        state.pending_arrival = time.time()
+        state.last_dts = dts
+
+    def _flush(self, state: _StreamState) -> None:
+        packet = state.pending
+        if packet is None:
+            return
+        state.pending = None
+        ts = packet.pts if packet.pts is not None else packet.dts
+        assert ts is not None  # checked in _accept
+        assert packet.time_base is not None
+        wall = state.clock.to_wall(float(ts * packet.time_base), state.pending_arrival)
+        keyframe = packet.is_keyframe
+        timed = TimedPacket(packet, state.stream, wall, keyframe, state.is_video, packet.size)
+        self._count(timed)
+        self._on_packet(timed)
+
+    def _count(self, timed: TimedPacket) -> None:
+        c = self._counters
+        c.packets += 1
+        c.last_packet_time = time.time()
+        c.window_bytes += timed.size
+        if not timed.is_video:
+            return
+        if timed.is_keyframe:
+            if c.last_keyframe_time is not None and timed.time > c.last_keyframe_time:
+                c.keyframe_interval = timed.time - c.last_keyframe_time
+            c.last_keyframe_time = timed.time
+        if c.window_start is None:
+            c.window_start, c.window_frames, c.window_bytes = timed.time, 0, timed.size
+            return
+        c.window_frames += 1
+        span = timed.time - c.window_start
+        if span >= STATS_WINDOW_S:
+            c.fps = c.window_frames / span
+            c.bitrate = c.window_bytes * 8 / span
+            c.window_start, c.window_frames, c.window_bytes = timed.time, 0, 0
+
+
+def _join(first: av.Packet, second: av.Packet) -> av.Packet:
+    """One packet carrying both payloads with the first one's timing."""
+    joined = av.Packet(bytes(first) + bytes(second))
+    joined.pts = first.pts
+    joined.dts = first.dts
+    joined.time_base = first.time_base
+    joined.duration = first.duration
+    joined.is_keyframe = first.is_keyframe or second.is_keyframe
+    joined.stream = first.stream
+    return joined
