@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import av.error
@@ -22,9 +22,7 @@ def redact_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     netloc = f"{REDACTED}:{REDACTED}@{host}"
-    return _QUERY_SECRET.sub(
-        rf"\1={REDACTED}", urlunsplit(parts._replace(netloc=netloc))
-    )
+    return _QUERY_SECRET.sub(rf"\1={REDACTED}", urlunsplit(parts._replace(netloc=netloc)))
 
 
 def redact(text: str, *secrets: str | None) -> str:

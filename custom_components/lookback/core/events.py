@@ -7,11 +7,11 @@ otherwise it opens a new event. One event per camera at a time, so one recording
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from .models import Event, Trigger
 
@@ -79,8 +79,7 @@ class EventTracker:
             self._listeners.started(event)
         else:
             event.triggers.append(trigger)
-            if end > event.end_time:
-                event.end_time = end
+            event.end_time = max(event.end_time, end)
             self._listeners.extended(event)
         self._schedule_end(event)
         return event

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import av
+from PIL import Image
 
 if TYPE_CHECKING:
+    from av.video.codeccontext import VideoCodecContext
     from av.video.frame import VideoFrame
-
     from .models import TimedPacket
 
 
@@ -19,23 +20,21 @@ def decode_keyframe(timed: TimedPacket) -> VideoFrame:
     Raises ``av.error.FFmpegError`` or ``ValueError`` when the packet yields no picture.
     """
     source = timed.stream.codec_context
-    decoder = av.CodecContext.create(source.name, "r")
+    decoder = cast("VideoCodecContext", av.CodecContext.create(source.name, "r"))
     if source.extradata:
         decoder.extradata = source.extradata
     frames = [*decoder.decode(timed.packet), *decoder.decode(None)]
     if not frames:
         msg = "keyframe decoded to no picture"
         raise ValueError(msg)
-    frame = frames[0]
-    assert isinstance(frame, av.VideoFrame)
-    return frame
+    return frames[0]
 
 
 def jpeg_from_frame(frame: VideoFrame, max_width: int = 640, quality: int = 80) -> bytes:
     """Encode a frame as JPEG, scaled down (never up) to ``max_width``."""
     width = min(max_width, frame.width)
     height = max(2, round(frame.height * width / frame.width))
-    image = frame.to_image(width=width, height=height)
+    image = Image.fromarray(frame.reformat(width, height, "rgb24").to_ndarray())
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
     return out.getvalue()

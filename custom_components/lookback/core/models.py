@@ -55,7 +55,7 @@ class TimedPacket:
     buffered or being written (PyAV frees a stream's codec data when its container closes).
     """
 
-    packet: av.Packet
+    packet: av.Packet[Stream]
     stream: Stream
     time: float
     is_keyframe: bool

@@ -7,10 +7,10 @@ Timestamps are rebased so the clip starts at zero.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, cast
 
 import av
 
@@ -19,6 +19,7 @@ from .models import AudioPolicy, TimedPacket
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from av.audio.codeccontext import AudioCodecContext
     from av.audio.stream import AudioStream
     from av.container import OutputContainer
     from av.stream import Stream
@@ -56,18 +57,20 @@ class _G711ToAac:
 
     def __init__(self, out: OutputContainer, source: AudioStream) -> None:
         rate = source.codec_context.sample_rate or 8000
-        self.decoder = av.CodecContext.create(source.codec_context.name, "r")
+        self.decoder = cast(
+            "AudioCodecContext", av.CodecContext.create(source.codec_context.name, "r")
+        )
         self.decoder.sample_rate = rate
-        self.decoder.layout = source.codec_context.layout.name or "mono"  # type: ignore[attr-defined]
+        self.decoder.layout = source.codec_context.layout.name or "mono"
         self.stream: AudioStream = out.add_stream("aac", rate=rate, layout="mono")
         self.rate = rate
         self.next_pts: int | None = None
 
-    def encode(self, packet: av.Packet, start_sample: int) -> list[av.Packet]:
+    def encode(self, packet: av.Packet[Stream], start_sample: int) -> list[av.Packet[Stream]]:
         """Turn one G.711 packet (starting at ``start_sample`` of the clip) into AAC packets."""
         if self.next_pts is None:
             self.next_pts = start_sample
-        out: list[av.Packet] = []
+        out: list[av.Packet[Stream]] = []
         for frame in self.decoder.decode(packet):
             frame.pts = self.next_pts
             frame.time_base = Fraction(1, self.rate)
@@ -75,7 +78,7 @@ class _G711ToAac:
             out.extend(self.stream.encode(frame))
         return out
 
-    def flush(self) -> list[av.Packet]:
+    def flush(self) -> list[av.Packet[Stream]]:
         """Encode what the AAC encoder still holds."""
         return list(self.stream.encode(None))
 
@@ -170,7 +173,7 @@ class Mp4Writer:
             start_sample = round(pts * src.time_base * rate)
             self._out.mux(self._transcoder.encode(_copy(src), start_sample))
 
-    def _mux_copy(self, src: av.Packet, stream: Stream, pts: int, dts: int) -> None:
+    def _mux_copy(self, src: av.Packet[Stream], stream: Stream, pts: int, dts: int) -> None:
         # A copy, because the ring's packet may go into another clip and mux rescales in place.
         packet = _copy(src)
         packet.pts = pts
@@ -190,8 +193,8 @@ class Mp4Writer:
         )
 
 
-def _copy(src: av.Packet) -> av.Packet:
-    packet = av.Packet(src)
+def _copy(src: av.Packet[Stream]) -> av.Packet[Stream]:
+    packet = av.Packet(bytes(src))
     packet.pts = src.pts
     packet.dts = src.dts
     packet.time_base = src.time_base

@@ -7,9 +7,9 @@ listeners therefore always run on the loop and may touch loop-only state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 import logging
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from .events import EventListeners, EventTracker
@@ -145,7 +145,9 @@ class Nvr:
         report = await self._loop.run_in_executor(None, self.store.recover)
         _LOGGER.info(
             "storage ready: %d clips indexed, %d recovered, %d removed",
-            report.indexed, report.finalised, report.removed,
+            report.indexed,
+            report.finalised,
+            report.removed,
         )
         return report
 
@@ -163,9 +165,7 @@ class Nvr:
 
     async def async_enforce_retention(self) -> list[ClipInfo]:
         """Apply age and size limits now (file deletes run in an executor)."""
-        return await self._loop.run_in_executor(
-            None, self.store.enforce_retention, time.time()
-        )
+        return await self._loop.run_in_executor(None, self.store.enforce_retention, time.time())
 
     async def async_stop(self) -> None:
         """Stop every camera; returns when no thread of ours is left."""

@@ -8,12 +8,12 @@ sequence number, so the pre-roll and live parts neither overlap nor leave a gap.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import av
@@ -205,11 +205,14 @@ class ClipRecorder:
                     self._close(rec, final=True)
                 return
             rec = self._handle(rec, item)
-            if rec is not None and rec.ended and time.time() - rec.last_packet_at > (
-                self.options.close_grace
+            if (
+                rec is not None
+                and rec.ended
+                and time.time() - rec.last_packet_at > (self.options.close_grace)
             ):
                 _LOGGER.debug("%s: no packets after the event's end; closing", self.camera_id)
-                rec = self._close(rec, final=True)
+                self._close(rec, final=True)
+                rec = None
 
     def _handle(self, rec: _Recording | None, item: object) -> _Recording | None:
         if isinstance(item, _Live):
@@ -244,7 +247,8 @@ class ClipRecorder:
     def _write(self, rec: _Recording, timed: TimedPacket) -> _Recording | None:
         rec.last_packet_at = time.time()
         if rec.ended and timed.time > rec.end_time:
-            return self._close(rec, final=True)
+            self._close(rec, final=True)
+            return None
         writer = rec.writer
         if writer is not None and timed.is_video and timed.is_keyframe:
             if timed.time - writer_start(rec) >= self.options.max_clip_seconds:
@@ -288,13 +292,23 @@ class ClipRecorder:
             _LOGGER.error("%s: cannot open clip %s: %s", self.camera_id, clip_id, err)
             return None
         rec.paths = paths
-        _LOGGER.debug("%s: recording %s (audio %s)", self.camera_id, paths.mp4.name,
-                      rec.writer.audio_description)
+        _LOGGER.debug(
+            "%s: recording %s (audio %s)",
+            self.camera_id,
+            paths.mp4.name,
+            rec.writer.audio_description,
+        )
         return rec.writer
 
     def _info(
-        self, rec: _Recording, clip_id: str, start: float, end: float, frames: int,
-        audio: str | None = None, status: str = "recording",
+        self,
+        rec: _Recording,
+        clip_id: str,
+        start: float,
+        end: float,
+        frames: int,
+        audio: str | None = None,
+        status: str = "recording",
     ) -> ClipInfo:
         return ClipInfo(
             clip_id=clip_id,
@@ -332,7 +346,6 @@ class ClipRecorder:
                 if self._wanted == rec.start.event_id:
                     self._live = False
                     self._wanted = None
-        return None
 
     def _finish_file(self, rec: _Recording, writer: Mp4Writer, paths: ClipPaths) -> None:
         try:
@@ -350,8 +363,13 @@ class ClipRecorder:
                 _LOGGER.warning("%s: no thumbnail for %s: %s", self.camera_id, paths.mp4.name, err)
         clip_id = clip_id_for(rec.start.event_id, rec.part)
         info = self._info(
-            rec, clip_id, result.first_time, result.last_time, result.video_frames,
-            result.audio, "complete",
+            rec,
+            clip_id,
+            result.first_time,
+            result.last_time,
+            result.video_frames,
+            result.audio,
+            "complete",
         )
         try:
             info = self.store.finish(paths, info)

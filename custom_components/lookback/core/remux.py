@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, cast
 
 import av
 
@@ -13,6 +13,8 @@ from .mp4 import MP4_OPTIONS
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from av.video.stream import VideoStream
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,10 +65,12 @@ def _copy_streams(src: av.container.InputContainer, target: Path) -> RemuxResult
                 if frames == 0 and not packet.is_keyframe:
                     continue
                 if thumbnail is None:
-                    thumbnail = _thumbnail(packet)
+                    thumbnail = _thumbnail(cast("av.Packet[VideoStream]", packet))
                 frames += 1
                 assert packet.time_base is not None
-                last = float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)
+                last = float(
+                    (packet.pts if packet.pts is not None else packet.dts) * packet.time_base
+                )
             packet.stream = mapping[packet.stream.index]
             dst.mux(packet)
     except av.error.FFmpegError as err:
@@ -79,10 +83,9 @@ def _copy_streams(src: av.container.InputContainer, target: Path) -> RemuxResult
     return RemuxResult(last, frames, thumbnail)
 
 
-def _thumbnail(packet: av.Packet) -> bytes | None:
+def _thumbnail(packet: av.Packet[VideoStream]) -> bytes | None:
     try:
         decoded = packet.decode()
     except av.error.FFmpegError:
         return None
-    pictures = [f for f in decoded if isinstance(f, av.VideoFrame)]
-    return jpeg_from_frame(pictures[0]) if pictures else None
+    return jpeg_from_frame(decoded[0]) if decoded else None

@@ -6,9 +6,9 @@ starts with a video keyframe, so an append is a list append and trimming drops w
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass, field
+import threading
 
 from .models import TimedPacket
 

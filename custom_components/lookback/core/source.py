@@ -7,11 +7,11 @@ with capped exponential back-off; every message is credential-free.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import av
@@ -66,7 +66,7 @@ def pick_streams(container: InputContainer, with_audio: bool) -> list[Stream]:
     """Return the first video stream (required, H.264/H.265) and the first audio stream."""
     if not container.streams.video:
         raise SourceError(SourceErrorKind.NOT_VIDEO, "the source has no video stream")
-    video = container.streams.video[0]
+    video: Stream = container.streams.video[0]
     codec = video.codec_context.name
     if codec not in SUPPORTED_VIDEO_CODECS:
         raise SourceError(
@@ -87,7 +87,7 @@ class _StreamState:
     is_video: bool
     clock: WallClock = field(default_factory=WallClock)
     last_dts: int | None = None
-    pending: av.Packet | None = None
+    pending: av.Packet[Stream] | None = None
     pending_arrival: float = 0.0
 
 
@@ -164,9 +164,7 @@ class StreamSource:
         """
         self._quit.set()
         if self._thread is not None:
-            self._thread.join(
-                timeout if timeout is not None else self.options.stall_timeout + 5.0
-            )
+            self._thread.join(timeout if timeout is not None else self.options.stall_timeout + 5.0)
             if self._thread.is_alive():  # pragma: no cover - only with a hung FFmpeg call
                 _LOGGER.error("%s: demux thread did not stop in time", self.name)
             self._thread = None
@@ -239,8 +237,8 @@ class StreamSource:
         video = streams[0]
         c = self._counters
         c.codec = video.codec_context.name
-        c.width = video.codec_context.width
-        c.height = video.codec_context.height
+        c.width = container.streams.video[0].width
+        c.height = container.streams.video[0].height
         c.window_start = None
         if self._on_streams is not None:
             self._on_streams(streams)
@@ -265,19 +263,16 @@ class StreamSource:
         # alive, and it closes when the last of them is released.
         return delivered
 
-    def _accept(self, packet: av.Packet, state: _StreamState) -> None:
+    def _accept(self, packet: av.Packet[Stream], state: _StreamState) -> None:
         """Check DTS order; hold one packet back so that split access units can be merged."""
         dts = packet.dts
-        if dts is None or (state.last_dts is not None and dts < state.last_dts):
-            self._counters.dropped += 1
-            return
-        if dts == state.last_dts and state.pending is not None:
+        if state.pending is not None and dts == state.last_dts:
             # Two packets of one access unit (a multi-slice IDR with in-band parameter sets
             # arrives like this from real cameras): join them, MP4 needs increasing DTS.
             state.pending = _join(state.pending, packet)
             self._counters.merged += 1
             return
-        if dts == state.last_dts:
+        if dts is None or (state.last_dts is not None and dts <= state.last_dts):
             self._counters.dropped += 1
             return
         self._flush(state)
@@ -321,7 +316,7 @@ class StreamSource:
             c.window_start, c.window_frames, c.window_bytes = timed.time, 0, 0
 
 
-def _join(first: av.Packet, second: av.Packet) -> av.Packet:
+def _join(first: av.Packet[Stream], second: av.Packet[Stream]) -> av.Packet[Stream]:
     """One packet carrying both payloads with the first one's timing."""
     joined = av.Packet(bytes(first) + bytes(second))
     joined.pts = first.pts

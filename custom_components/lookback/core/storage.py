@@ -8,13 +8,13 @@ crash leaves something ``recover`` can finish; the index is always rebuilt from 
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
-import re
-import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
+import json
+import logging
 from pathlib import Path
+import re
+import threading
 from typing import Any
 
 from .models import ClipInfo
@@ -306,4 +306,3 @@ class ClipStore:
             part=1,
             event={},
         )
-

@@ -1,0 +1,1 @@
+"""Lookback's recording core: no Home Assistant imports, publishable on its own."""

@@ -1,0 +1,1 @@
+"""HA-free tests of custom_components/lookback/core."""
