@@ -42,18 +42,19 @@ def remux_readable(source: Path, target: Path) -> RemuxResult | None:
     try:
         if not src.streams.video:
             return None
-        return _copy_streams(src, target)
+        return _copy_streams(src, source, target)
     finally:
         src.close()
 
 
-def _copy_streams(src: av.container.InputContainer, target: Path) -> RemuxResult | None:
+def _copy_streams(src: av.container.InputContainer, source: Path, target: Path) -> RemuxResult | None:
     video = src.streams.video[0]
     streams = [video, *src.streams.audio[:1]]
     dst = av.open(str(target), "w", format="mp4", options=MP4_OPTIONS)
     mapping = {s.index: dst.add_stream_from_template(s) for s in streams}
     if video.codec_context.name == "hevc":
         mapping[video.index].codec_tag = "hvc1"
+    file_size = source.stat().st_size
     frames = 0
     last = 0.0
     thumbnail: bytes | None = None
@@ -61,6 +62,8 @@ def _copy_streams(src: av.container.InputContainer, target: Path) -> RemuxResult
         for packet in src.demux(streams):
             if packet.dts is None or packet.size == 0:
                 continue
+            if packet.pos is not None and packet.pos + packet.size >= file_size:
+                break  # the sample reaching the cut may be incomplete: one frame is a fair price
             if packet.stream.type == "video":
                 if frames == 0 and not packet.is_keyframe:
                     continue

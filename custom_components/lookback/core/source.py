@@ -140,6 +140,7 @@ class StreamSource:
         self._thread: threading.Thread | None = None
         self._counters = _Counters()
         self._safe_url = redact_url(options.url)
+        self._keyframe_seen = False
 
     @property
     def running(self) -> bool:
@@ -196,21 +197,12 @@ class StreamSource:
         backoff = Backoff(self.options.backoff_initial, self.options.backoff_max)
         last_kind: SourceErrorKind | None = None
         while not self._quit.is_set():
-            delivered = False
-            try:
-                delivered = self._read_until_failure()
-            except Exception as err:  # noqa: BLE001 - every failure must reconnect
-                error = classify_error(err, self.options.url)
-            else:
-                error = SourceError(SourceErrorKind.ENDED, "the stream ended")
+            error = self._read_once()
             if self._quit.is_set():
                 break
-            self._set_disconnected(error)
-            if error.kind is SourceErrorKind.TIMEOUT and delivered:
-                error = SourceError(SourceErrorKind.STALLED, str(error.args[0]))
-                self._counters.stalls += 1
-            if delivered:
+            if self._counters.connected:  # this connection delivered video
                 backoff.reset()
+            self._set_disconnected(error)
             if error.kind is not last_kind:  # log a reason once, not at every retry
                 _LOGGER.warning("%s: %s (%s); reconnecting", self.name, error, self._safe_url)
                 last_kind = error.kind
@@ -219,6 +211,22 @@ class StreamSource:
             self._counters.reconnects += 1
             self._quit.wait(backoff.next_delay())
         self._set_disconnected(None)
+
+    def _read_once(self) -> SourceError:
+        """Read one connection; return why it ended."""
+        try:
+            self._read_until_failure()
+        except Exception as err:  # noqa: BLE001 - every failure must reconnect
+            error = classify_error(err, self.options.url)
+        else:
+            return SourceError(SourceErrorKind.ENDED, "the stream ended")
+        if error.kind is SourceErrorKind.TIMEOUT and self._counters.connected:
+            self._counters.stalls += 1
+            return SourceError(
+                SourceErrorKind.STALLED,
+                f"no data for {self.options.stall_timeout:g} s",
+            )
+        return error
 
     def _set_disconnected(self, error: SourceError | None) -> None:
         c = self._counters
@@ -229,8 +237,8 @@ class StreamSource:
             if self._on_connection is not None:
                 self._on_connection(False, error)
 
-    def _read_until_failure(self) -> bool:
-        """Read one connection until it ends; return whether it delivered video."""
+    def _read_until_failure(self) -> None:
+        """Read one connection until it ends (or raises)."""
         container = open_container(self.options)
         streams = pick_streams(container, self.options.with_audio)
         states = {s.index: _StreamState(s, is_video=s.type == "video") for s in streams}
@@ -239,18 +247,17 @@ class StreamSource:
         c.codec = video.codec_context.name
         c.width = container.streams.video[0].width
         c.height = container.streams.video[0].height
-        c.window_start = None
+        c.window_start = c.last_keyframe_time = None
+        self._keyframe_seen = False
         if self._on_streams is not None:
             self._on_streams(streams)
-        delivered = False
         for packet in container.demux(streams):
             if self._quit.is_set():
                 break
             if packet.size == 0:  # demuxer flush packets at end of stream
                 continue
             state = states[packet.stream_index]
-            if not delivered and state.is_video:
-                delivered = True
+            if not c.connected and state.is_video:
                 c.connected = True
                 c.last_error = None
                 _LOGGER.info("%s: connected to %s (%s)", self.name, self._safe_url, c.codec)
@@ -261,7 +268,6 @@ class StreamSource:
             self._flush(state)
         # The container is not closed here: buffered packets keep it (and its codec data)
         # alive, and it closes when the last of them is released.
-        return delivered
 
     def _accept(self, packet: av.Packet[Stream], state: _StreamState) -> None:
         """Check DTS order; hold one packet back so that split access units can be merged."""
@@ -288,13 +294,20 @@ class StreamSource:
         ts = packet.pts if packet.pts is not None else packet.dts
         assert ts is not None  # checked in _accept
         assert packet.time_base is not None
-        wall = state.clock.to_wall(float(ts * packet.time_base), state.pending_arrival)
+        media_time = float(ts * packet.time_base)
+        wall = state.clock.to_wall(media_time, state.pending_arrival)
         keyframe = packet.is_keyframe
+        if not self._keyframe_seen:  # a connection is usable from its first keyframe on
+            if not (state.is_video and keyframe):
+                return
+            self._keyframe_seen = True
         timed = TimedPacket(packet, state.stream, wall, keyframe, state.is_video, packet.size)
-        self._count(timed)
+        self._count(timed, media_time)
         self._on_packet(timed)
 
-    def _count(self, timed: TimedPacket) -> None:
+    def _count(self, timed: TimedPacket, media_time: float) -> None:
+        """Update statistics; rates use the stream's own clock (a connect burst would inflate
+        arrival-based rates)."""
         c = self._counters
         c.packets += 1
         c.last_packet_time = time.time()
@@ -302,18 +315,18 @@ class StreamSource:
         if not timed.is_video:
             return
         if timed.is_keyframe:
-            if c.last_keyframe_time is not None and timed.time > c.last_keyframe_time:
-                c.keyframe_interval = timed.time - c.last_keyframe_time
-            c.last_keyframe_time = timed.time
-        if c.window_start is None:
-            c.window_start, c.window_frames, c.window_bytes = timed.time, 0, timed.size
+            if c.last_keyframe_time is not None and media_time > c.last_keyframe_time:
+                c.keyframe_interval = media_time - c.last_keyframe_time
+            c.last_keyframe_time = media_time
+        if c.window_start is None or media_time < c.window_start:
+            c.window_start, c.window_frames, c.window_bytes = media_time, 0, timed.size
             return
         c.window_frames += 1
-        span = timed.time - c.window_start
+        span = media_time - c.window_start
         if span >= STATS_WINDOW_S:
             c.fps = c.window_frames / span
             c.bitrate = c.window_bytes * 8 / span
-            c.window_start, c.window_frames, c.window_bytes = timed.time, 0, 0
+            c.window_start, c.window_frames, c.window_bytes = media_time, 0, 0
 
 
 def _join(first: av.Packet[Stream], second: av.Packet[Stream]) -> av.Packet[Stream]:
@@ -324,5 +337,4 @@ def _join(first: av.Packet[Stream], second: av.Packet[Stream]) -> av.Packet[Stre
     joined.time_base = first.time_base
     joined.duration = first.duration
     joined.is_keyframe = first.is_keyframe or second.is_keyframe
-    joined.stream = first.stream
     return joined

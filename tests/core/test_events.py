@@ -1,0 +1,101 @@
+"""EventTracker: start, extend by retriggers, end after post-roll."""
+
+from __future__ import annotations
+
+import asyncio
+
+from custom_components.lookback.core.events import EventListeners, EventTracker, new_event_id
+from custom_components.lookback.core.models import Event, Trigger
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.ended = asyncio.Event()
+
+    def listeners(self) -> EventListeners:
+        return EventListeners(
+            started=lambda e: self.calls.append(("started", e.event_id)),
+            extended=lambda e: self.calls.append(("extended", e.event_id)),
+            ended=self._ended,
+        )
+
+    def _ended(self, event: Event) -> None:
+        self.calls.append(("ended", event.event_id))
+        self.ended.set()
+
+
+class FakeClock:
+    """Wall time under test control; the loop's timer still really waits (short delays)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_retrigger_extends_then_post_roll_ends() -> None:
+    rec = Recorder()
+    clock = FakeClock()
+    tracker = EventTracker("cam", 5.0, 0.2, rec.listeners(), asyncio.get_running_loop(), clock)
+    first = tracker.trigger(Trigger("cam", "motion", 1000.0))
+    clock.now = 1000.1
+    second = tracker.trigger(Trigger("cam", "smtp", 1000.1, label="person", score=0.8))
+    assert first is second
+    assert first.end_time == 1000.1 + 0.2
+    assert first.labels == {"person": 0.8}
+    assert tracker.current is first
+    clock.now = 1000.5
+    await asyncio.wait_for(rec.ended.wait(), 5)
+    assert rec.calls == [("started", first.event_id), ("extended", first.event_id), ("ended", first.event_id)]
+    assert first.ended
+    assert tracker.current is None
+
+
+async def test_timer_that_fires_early_reschedules() -> None:
+    rec = Recorder()
+    clock = FakeClock()
+    tracker = EventTracker("cam", 5.0, 0.05, rec.listeners(), asyncio.get_running_loop(), clock)
+    event = tracker.trigger(Trigger("cam", "service", 1000.0))
+    # the wall clock says the post-roll is not over yet when the loop timer fires
+    await asyncio.sleep(0.1)
+    assert not event.ended
+    clock.now = 2000.0
+    await asyncio.wait_for(rec.ended.wait(), 5)
+    assert event.ended
+
+
+async def test_new_trigger_after_end_opens_new_event_and_per_trigger_post_roll() -> None:
+    rec = Recorder()
+    clock = FakeClock()
+    tracker = EventTracker("cam", 2.0, 10.0, rec.listeners(), asyncio.get_running_loop(), clock)
+    first = tracker.trigger(Trigger("cam", "service", 1000.0), post_roll=0.0)
+    assert first.end_time == 1000.0
+    await asyncio.wait_for(rec.ended.wait(), 5)
+    second = tracker.trigger(Trigger("cam", "service", 1001.0))
+    assert second.event_id != first.event_id
+    assert second.pre_roll == 2.0
+    tracker.close()
+    assert second.ended
+    tracker.close()  # closing twice is harmless
+    assert [c[0] for c in rec.calls] == ["started", "ended", "started", "ended"]
+
+
+def test_event_ids_sort_by_time_and_are_unique() -> None:
+    ids = [new_event_id(1000.0 + i) for i in range(5)]
+    assert ids == sorted(ids)
+    assert len({new_event_id(5.0) for _ in range(100)}) == 100
+
+
+def test_event_as_dict_lists_triggers_and_best_labels() -> None:
+    event = Event("e", "cam", 1.0, 2.0, 5.0)
+    event.triggers += [
+        Trigger("cam", "motion", 1.0, label="person", score=0.5),
+        Trigger("cam", "objects", 1.5, label="person", score=0.9),
+        Trigger("cam", "smtp", 1.6, label="alarm"),
+    ]
+    data = event.as_dict()
+    assert data["labels"] == {"person": 0.9, "alarm": 0.0}
+    assert [t["source"] for t in data["triggers"]] == ["motion", "objects", "smtp"]
+    assert event.first_trigger_time == 1.0

@@ -1,0 +1,162 @@
+"""ClipStore on a real temporary folder: layout, retention, recovery after a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import time
+
+import pytest
+
+from custom_components.lookback.core.models import AudioPolicy, ClipInfo
+from custom_components.lookback.core.mp4 import Mp4Writer
+from custom_components.lookback.core.storage import (
+    ClipPaths,
+    ClipStore,
+    RetentionLimits,
+    StorageError,
+    clip_id_for,
+)
+from tests.sim.media import make_clip
+
+from .clipcheck import inspect_clip
+from .test_mp4 import demux_all
+
+DAY = 86400.0
+
+
+def info(camera: str, clip_id: str, start: float, end: float) -> ClipInfo:
+    return ClipInfo(
+        clip_id=clip_id, event_id=clip_id, camera_id=camera, path="", thumbnail=None,
+        start_time=start, end_time=end, trigger_time=start + 1, pre_roll=1.0, size=0,
+        video_frames=10, audio=None, status="complete", part=1, event={"event_id": clip_id},
+    )
+
+
+def store_clip(store: ClipStore, camera: str, clip_id: str, start: float, size: int) -> ClipInfo:
+    paths = store.paths_for(camera, clip_id, start)
+    store.begin(paths, info(camera, clip_id, start, start))
+    paths.part.write_bytes(b"\0" * size)
+    store.save_thumbnail(paths, b"\xff\xd8jpeg")
+    return store.finish(paths, info(camera, clip_id, start, start + 10))
+
+
+def test_layout_and_sidecar(tmp_path: Path) -> None:
+    store = ClipStore(tmp_path)
+    store.check_writable()
+    start = time.mktime((2026, 11, 22, 14, 5, 9, 0, 0, -1))
+    clip = store_clip(store, "front_door", "abc", start, 1000)
+    assert clip.path == "front_door/2026-11-22/14-05-09_abc.mp4"
+    assert clip.thumbnail == "front_door/2026-11-22/14-05-09_abc.jpg"
+    assert clip.size == 1000
+    sidecar = json.loads((tmp_path / "front_door/2026-11-22/14-05-09_abc.json").read_text())
+    assert sidecar["status"] == "complete"
+    assert sidecar["event"] == {"event_id": "abc"}
+    assert store.clips("front_door") == [clip]
+    assert store.bytes_used() == 1000 + len(b"\xff\xd8jpeg")
+    assert clip_id_for("abc", 1) == "abc"
+    assert clip_id_for("abc", 3) == "abc-3"
+
+
+def test_unsafe_camera_ids_and_paths_are_refused(tmp_path: Path) -> None:
+    store = ClipStore(tmp_path)
+    for bad in ("../etc", "a/b", "", "A"):
+        with pytest.raises(ValueError, match="safe"):
+            store.paths_for(bad, "x", 0)
+    with pytest.raises(ValueError, match="leaves"):
+        store.resolve("../../etc/passwd")
+    assert store.resolve("cam/x.mp4") == (tmp_path / "cam/x.mp4").resolve()
+
+
+def test_not_writable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="not writable"):
+        ClipStore(blocker / "sub").check_writable()
+
+
+def test_retention_by_age_size_and_total_oldest_first(tmp_path: Path) -> None:
+    now = time.time()
+    store = ClipStore(tmp_path, max_total_bytes=None)
+    store.set_retention("a", RetentionLimits(max_age_days=2))
+    store.set_retention("b", RetentionLimits(max_bytes=2500))
+    old_a = store_clip(store, "a", "a-old", now - 3 * DAY, 100)
+    new_a = store_clip(store, "a", "a-new", now - 1 * DAY, 100)
+    b1 = store_clip(store, "b", "b1", now - 300, 1000)
+    b2 = store_clip(store, "b", "b2", now - 200, 1000)
+    b3 = store_clip(store, "b", "b3", now - 100, 1000)
+    removed = store.enforce_retention(now)
+    assert {c.clip_id for c in removed} == {old_a.clip_id, b1.clip_id}
+    assert not (tmp_path / old_a.path).exists()
+    assert not (tmp_path / old_a.path).with_suffix(".json").exists()
+    assert not (tmp_path / old_a.path).with_suffix(".jpg").exists()
+    assert [c.clip_id for c in store.clips()] == [new_a.clip_id, b2.clip_id, b3.clip_id]
+
+    store.max_total_bytes = 1200
+    removed = store.enforce_retention(now)
+    assert [c.clip_id for c in removed] == [new_a.clip_id, b2.clip_id]
+    assert [c.clip_id for c in store.clips()] == [b3.clip_id]
+
+
+def test_retention_never_touches_an_open_clip(tmp_path: Path) -> None:
+    store = ClipStore(tmp_path, max_total_bytes=0)
+    paths = store.paths_for("cam", "open", time.time())
+    store.begin(paths, info("cam", "open", time.time(), time.time()))
+    paths.part.write_bytes(b"\0" * 5000)
+    store_clip(store, "cam", "done", time.time() - 50, 10)
+    assert [c.clip_id for c in store.enforce_retention(time.time())] == ["done"]
+    assert paths.part.exists()
+    assert store.recover().finalised == 0  # open clips are not "leftovers"
+    assert paths.part.exists()
+
+
+def write_part(store: ClipStore, media_dir: Path, clip_id: str, start: float, keep: float) -> ClipPaths:
+    """An unfinished clip as a crash leaves it: fragments written, file cut mid-fragment."""
+    packets = demux_all(make_clip(media_dir, seconds=6, gop_seconds=1).path)
+    paths = store.paths_for("cam", clip_id, start)
+    writer = Mp4Writer(paths.part, packets[0].stream, None, AudioPolicy.DROP)
+    for timed in packets:
+        writer.write(timed)
+    writer.close()
+    size = paths.part.stat().st_size
+    with paths.part.open("r+b") as f:
+        f.truncate(int(size * keep))
+    return paths
+
+
+def test_recovery_finalises_salvageable_parts_and_rebuilds_index(tmp_path: Path, media_dir: Path) -> None:
+    first = ClipStore(tmp_path)
+    kept = store_clip(first, "cam", "kept", time.time() - 600, 100)
+    start = time.time() - 60
+    salvage = write_part(first, media_dir, "crashed", start, keep=0.6)
+    first.begin(salvage, info("cam", "crashed", start, start))
+    no_sidecar = write_part(first, media_dir, "nosidecar", start + 20, keep=0.8)
+    garbage = first.paths_for("cam", "garbage", start + 30)
+    first.begin(garbage, info("cam", "garbage", start + 30, start + 30))
+    garbage.part.write_bytes(b"not an mp4 at all")
+    orphan = first.paths_for("cam", "orphan", start + 40).sidecar
+    orphan.write_text(json.dumps(info("cam", "orphan", 1, 2).as_dict()))
+    bad_sidecar = first.paths_for("cam", "badjson", start + 50)
+    bad_sidecar.mp4.write_bytes(b"x")
+    bad_sidecar.sidecar.write_text("{")
+
+    second = ClipStore(tmp_path)  # a new start after the crash
+    report = second.recover()
+    assert (report.finalised, report.removed) == (2, 1)
+    assert not list(tmp_path.rglob("*.part"))
+    assert not garbage.sidecar.exists()
+    assert not orphan.exists()
+    clips = {c.clip_id: c for c in second.clips("cam")}
+    assert set(clips) == {"kept", "crashed", "nosidecar"}
+    assert clips["kept"] == kept
+    crashed = clips["crashed"]
+    assert crashed.status == "recovered"
+    assert crashed.thumbnail is not None
+    assert (tmp_path / crashed.thumbnail).read_bytes()[:2] == b"\xff\xd8"
+    report_mp4 = inspect_clip(tmp_path / crashed.path)
+    assert report_mp4.first_packet_is_keyframe
+    assert 0 < report_mp4.decoded_frames == crashed.video_frames < 6 * 25
+    assert crashed.end_time > crashed.start_time
+    assert clips["nosidecar"].start_time == pytest.approx(start + 20, abs=1.0)
+    assert report.indexed == 3
+
