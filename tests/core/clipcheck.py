@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import itertools
 from pathlib import Path
 
 import av
@@ -61,7 +62,7 @@ def inspect_clip(path: Path) -> ClipReport:
             last_pts = max(last_pts, float(packet.pts * packet.time_base))
             decoded += len(packet.decode())
         decoded += len(video.codec_context.decode(None))
-        steps = frozenset(b - a for a, b in zip(dts, dts[1:], strict=False))
+        steps = frozenset(b - a for a, b in itertools.pairwise(dts))
         return ClipReport(
             video_codec=video.codec_context.name,
             codec_tag=video.codec_context.codec_tag,

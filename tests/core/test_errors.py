@@ -17,7 +17,10 @@ from custom_components.lookback.core.errors import (
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("rtsp://admin:s3cret@10.0.0.5:554/Streaming/101", "rtsp://***:***@10.0.0.5:554/Streaming/101"),
+        (
+            "rtsp://admin:s3cret@10.0.0.5:554/Streaming/101",
+            "rtsp://***:***@10.0.0.5:554/Streaming/101",
+        ),
         ("rtsp://admin@cam/x", "rtsp://***:***@cam/x"),
         ("rtsp://cam/x", "rtsp://cam/x"),
         ("http://cam/snap.jpg?user=admin&pwd=s3cret", "http://cam/snap.jpg?user=***&pwd=***"),

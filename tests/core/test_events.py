@@ -48,7 +48,11 @@ async def test_retrigger_extends_then_post_roll_ends() -> None:
     assert tracker.current is first
     clock.now = 1000.5
     await asyncio.wait_for(rec.ended.wait(), 5)
-    assert rec.calls == [("started", first.event_id), ("extended", first.event_id), ("ended", first.event_id)]
+    assert rec.calls == [
+        ("started", first.event_id),
+        ("extended", first.event_id),
+        ("ended", first.event_id),
+    ]
     assert first.ended
     assert tracker.current is None
 

@@ -25,7 +25,9 @@ def demux_all(path: Path) -> list[TimedPacket]:
         if not connected:
             done.append(True)
 
-    source = StreamSource("file", SourceOptions(str(path), backoff_initial=30), packets.append, on_connection)
+    source = StreamSource(
+        "file", SourceOptions(str(path), backoff_initial=30), packets.append, on_connection
+    )
     source.start()
     try:
         while not done:
@@ -46,7 +48,9 @@ def write(packets: list[TimedPacket], target: Path, policy: AudioPolicy) -> Mp4W
 
 
 @pytest.mark.parametrize(("codec", "audio"), [("h264", "aac"), ("hevc", None)])
-def test_remux_copies_video_and_browser_audio(tmp_path: Path, media_dir: Path, codec: str, audio: str | None) -> None:
+def test_remux_copies_video_and_browser_audio(
+    tmp_path: Path, media_dir: Path, codec: str, audio: str | None
+) -> None:
     clip = make_clip(media_dir, codec="h265" if codec == "hevc" else "h264", seconds=4, audio=audio)  # type: ignore[arg-type]
     packets = demux_all(clip.path)
     writer = write(packets, tmp_path / "out.mp4", AudioPolicy.TRANSCODE)

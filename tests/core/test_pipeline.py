@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import itertools
 from pathlib import Path
 import threading
 import time
@@ -52,8 +53,8 @@ class Listener:
             self.connected.clear()
             self.disconnected.set()
 
-    async def next_clip(self, timeout: float = 60) -> ClipInfo:
-        return await asyncio.wait_for(self.clips.get(), timeout)
+    async def next_clip(self) -> ClipInfo:
+        return await asyncio.wait_for(self.clips.get(), 60)
 
 
 @pytest.fixture
@@ -71,15 +72,20 @@ async def start_camera(
 ) -> tuple[Listener, Any]:
     listener = Listener()
     settings: dict[str, Any] = {"pre_roll": PRE_ROLL, "post_roll": POST_ROLL} | config
-    pipeline = await nvr.async_add_camera(CameraConfig("cam", "Cam", camera.url, **settings), listener)
+    pipeline = await nvr.async_add_camera(
+        CameraConfig("cam", "Cam", camera.url, **settings), listener
+    )
     await asyncio.wait_for(listener.connected.wait(), 30)
-    # wait (on the ring, not the clock) until it holds the whole pre-roll
-    while pipeline.ring.duration < PRE_ROLL + clip.gop_seconds:
-        await asyncio.sleep(0.1)
+    # the ring's fill level is a condition, not an event: poll it, with a deadline
+    async with asyncio.timeout(30):
+        while pipeline.ring.duration < PRE_ROLL + clip.gop_seconds:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     return listener, pipeline
 
 
-def check_clip(store_root: Path, clip: ClipInfo, source: Clip, trigger_time: float, end_by: float) -> None:
+def check_clip(
+    store_root: Path, clip: ClipInfo, source: Clip, trigger_time: float, end_by: float
+) -> None:
     """The properties every clip must have, checked by decoding it."""
     report = inspect_clip(store_root / clip.path)
     assert report.first_packet_is_keyframe
@@ -114,7 +120,9 @@ async def test_trigger_makes_clip_with_exact_pre_roll_and_post_roll(
     assert not pipeline.recorder.recording
 
 
-async def test_retriggers_extend_one_event(nvr: Nvr, rtsp_camera: CameraFactory, media_dir: Path) -> None:
+async def test_retriggers_extend_one_event(
+    nvr: Nvr, rtsp_camera: CameraFactory, media_dir: Path
+) -> None:
     source = make_clip(media_dir, seconds=30, fps=15, gop_seconds=1)
     camera = rtsp_camera(source, mode="live")
     listener, pipeline = await start_camera(nvr, camera, source)
@@ -134,7 +142,9 @@ async def test_max_clip_length_rolls_over_without_losing_packets(
 ) -> None:
     source = make_clip(media_dir, seconds=30, fps=15, gop_seconds=1)
     camera = rtsp_camera(source, mode="live")
-    listener, pipeline = await start_camera(nvr, camera, source, max_clip_seconds=2.0, post_roll=4.0)
+    listener, pipeline = await start_camera(
+        nvr, camera, source, max_clip_seconds=2.0, post_roll=4.0
+    )
     now = time.time()
     pipeline.trigger(Trigger("cam", "service", now))
     parts = [await listener.next_clip()]
@@ -143,11 +153,14 @@ async def test_max_clip_length_rolls_over_without_losing_packets(
     assert len(parts) >= 3
     assert [p.part for p in parts] == list(range(1, len(parts) + 1))
     assert len({p.event_id for p in parts}) == 1
-    for earlier, later in zip(parts, parts[1:], strict=False):
+    for earlier, later in itertools.pairwise(parts):
         # the next part starts one frame after the previous ended: nothing lost, nothing twice
         assert later.start_time - earlier.end_time == pytest.approx(1 / source.fps, abs=0.02)
         assert inspect_clip(nvr.store.root / later.path).first_packet_is_keyframe
-    assert sum(p.video_frames for p in parts) == round((parts[-1].end_time - parts[0].start_time) * 15) + 1
+    assert (
+        sum(p.video_frames for p in parts)
+        == round((parts[-1].end_time - parts[0].start_time) * 15) + 1
+    )
 
 
 @pytest.mark.parametrize(("codec", "audio"), [("h265", "alaw"), ("h264", "mulaw")])

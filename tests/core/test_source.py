@@ -47,7 +47,9 @@ class Watcher:
     def source(self, url: str, **options: Any) -> StreamSource:
         options.setdefault("backoff_initial", 0.2)
         options.setdefault("backoff_max", 1.0)
-        return StreamSource("cam", SourceOptions(url, **options), self.on_packet, self.on_connection)
+        return StreamSource(
+            "cam", SourceOptions(url, **options), self.on_packet, self.on_connection
+        )
 
 
 @pytest.mark.parametrize(
@@ -135,7 +137,9 @@ def test_unreachable_and_not_found(rtsp_camera: CameraFactory, media_dir: Path) 
     assert source.stats.reconnects >= 1
 
 
-def test_reconnects_after_server_killed_and_restarted(rtsp_camera: CameraFactory, media_dir: Path) -> None:
+def test_reconnects_after_server_killed_and_restarted(
+    rtsp_camera: CameraFactory, media_dir: Path
+) -> None:
     camera = rtsp_camera(make_clip(media_dir, seconds=30, gop_seconds=1), mode="live")
     watcher = Watcher()
     source = watcher.source(camera.url)
@@ -224,11 +228,14 @@ def test_not_video_and_unsupported_codec(tmp_path: Path) -> None:
         vstream = out.add_stream("mjpeg", rate=5)
         vstream.width, vstream.height, vstream.pix_fmt = 64, 64, "yuvj420p"
         frame_v = av.VideoFrame(64, 64, "yuvj420p")
-        for plane in frame_v.planes:
-            plane.update(bytes(plane.buffer_size))
+        for vplane in frame_v.planes:
+            vplane.update(bytes(vplane.buffer_size))
         out.mux(vstream.encode(frame_v))
         out.mux(vstream.encode(None))
-    for path, kind in ((audio_only, SourceErrorKind.NOT_VIDEO), (mjpeg, SourceErrorKind.UNSUPPORTED_CODEC)):
+    for path, kind in (
+        (audio_only, SourceErrorKind.NOT_VIDEO),
+        (mjpeg, SourceErrorKind.UNSUPPORTED_CODEC),
+    ):
         watcher = Watcher()
         source = watcher.source(str(path), backoff_initial=30)
         source.start()

@@ -27,9 +27,21 @@ DAY = 86400.0
 
 def info(camera: str, clip_id: str, start: float, end: float) -> ClipInfo:
     return ClipInfo(
-        clip_id=clip_id, event_id=clip_id, camera_id=camera, path="", thumbnail=None,
-        start_time=start, end_time=end, trigger_time=start + 1, pre_roll=1.0, size=0,
-        video_frames=10, audio=None, status="complete", part=1, event={"event_id": clip_id},
+        clip_id=clip_id,
+        event_id=clip_id,
+        camera_id=camera,
+        path="",
+        thumbnail=None,
+        start_time=start,
+        end_time=end,
+        trigger_time=start + 1,
+        pre_roll=1.0,
+        size=0,
+        video_frames=10,
+        audio=None,
+        status="complete",
+        part=1,
+        event={"event_id": clip_id},
     )
 
 
@@ -110,7 +122,9 @@ def test_retention_never_touches_an_open_clip(tmp_path: Path) -> None:
     assert paths.part.exists()
 
 
-def write_part(store: ClipStore, media_dir: Path, clip_id: str, start: float, keep: float) -> ClipPaths:
+def write_part(
+    store: ClipStore, media_dir: Path, clip_id: str, start: float, keep: float
+) -> ClipPaths:
     """An unfinished clip as a crash leaves it: fragments written, file cut mid-fragment."""
     packets = demux_all(make_clip(media_dir, seconds=6, gop_seconds=1).path)
     paths = store.paths_for("cam", clip_id, start)
@@ -124,13 +138,15 @@ def write_part(store: ClipStore, media_dir: Path, clip_id: str, start: float, ke
     return paths
 
 
-def test_recovery_finalises_salvageable_parts_and_rebuilds_index(tmp_path: Path, media_dir: Path) -> None:
+def test_recovery_finalises_salvageable_parts_and_rebuilds_index(
+    tmp_path: Path, media_dir: Path
+) -> None:
     first = ClipStore(tmp_path)
     kept = store_clip(first, "cam", "kept", time.time() - 600, 100)
     start = time.time() - 60
     salvage = write_part(first, media_dir, "crashed", start, keep=0.6)
     first.begin(salvage, info("cam", "crashed", start, start))
-    no_sidecar = write_part(first, media_dir, "nosidecar", start + 20, keep=0.8)
+    write_part(first, media_dir, "nosidecar", start + 20, keep=0.8)
     garbage = first.paths_for("cam", "garbage", start + 30)
     first.begin(garbage, info("cam", "garbage", start + 30, start + 30))
     garbage.part.write_bytes(b"not an mp4 at all")
@@ -159,4 +175,3 @@ def test_recovery_finalises_salvageable_parts_and_rebuilds_index(tmp_path: Path,
     assert crashed.end_time > crashed.start_time
     assert clips["nosidecar"].start_time == pytest.approx(start + 20, abs=1.0)
     assert report.indexed == 3
-

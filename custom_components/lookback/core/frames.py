@@ -11,6 +11,7 @@ from PIL import Image
 if TYPE_CHECKING:
     from av.video.codeccontext import VideoCodecContext
     from av.video.frame import VideoFrame
+
     from .models import TimedPacket
 
 

@@ -250,10 +250,14 @@ class ClipRecorder:
             self._close(rec, final=True)
             return None
         writer = rec.writer
-        if writer is not None and timed.is_video and timed.is_keyframe:
-            if timed.time - writer_start(rec) >= self.options.max_clip_seconds:
-                self._close(rec, final=False)  # roll over: this keyframe starts the next part
-                writer = None
+        if (
+            writer is not None
+            and timed.is_video
+            and timed.is_keyframe
+            and timed.time - writer.start_time >= self.options.max_clip_seconds
+        ):
+            self._close(rec, final=False)  # roll over: this keyframe starts the next part
+            writer = None
         if writer is None:
             if not (timed.is_video and timed.is_keyframe):
                 self.skipped_packets += 1
@@ -378,9 +382,3 @@ class ClipRecorder:
             _LOGGER.error("%s: finishing %s failed: %s", self.camera_id, paths.mp4.name, err)
             return
         self._on_clip(info)
-
-
-def writer_start(rec: _Recording) -> float:
-    """Wall time of the first picture in the current file."""
-    assert rec.writer is not None
-    return rec.writer.start_time

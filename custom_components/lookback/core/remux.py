@@ -47,7 +47,9 @@ def remux_readable(source: Path, target: Path) -> RemuxResult | None:
         src.close()
 
 
-def _copy_streams(src: av.container.InputContainer, source: Path, target: Path) -> RemuxResult | None:
+def _copy_streams(
+    src: av.container.InputContainer, source: Path, target: Path
+) -> RemuxResult | None:
     video = src.streams.video[0]
     streams = [video, *src.streams.audio[:1]]
     dst = av.open(str(target), "w", format="mp4", options=MP4_OPTIONS)

@@ -306,8 +306,11 @@ class StreamSource:
         self._on_packet(timed)
 
     def _count(self, timed: TimedPacket, media_time: float) -> None:
-        """Update statistics; rates use the stream's own clock (a connect burst would inflate
-        arrival-based rates)."""
+        """Update statistics.
+
+        Rates use the stream's own clock: the burst of packets at connect would inflate rates
+        measured by arrival.
+        """
         c = self._counters
         c.packets += 1
         c.last_packet_time = time.time()
