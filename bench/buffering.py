@@ -552,6 +552,10 @@ def print_report(phases: Sequence[Phase], meta: dict[str, Any], summary: dict[st
         f"pre-roll {meta['pre_roll']} s (+{meta['ring_margin']} s ring margin), "
         f"{meta['rounds']} rounds ABBA, {meta['window_s']:.0f} s windows, warm-up {meta['warmup_s']:.0f} s"
     )
+    print(
+        f"revision {meta['revision']}; Python {meta['python']}, PyAV {meta['pyav']} "
+        f"(FFmpeg {meta['pyav_ffmpeg']}); {meta['ffmpeg']}; {meta['cpus']} CPUs"
+    )
     print()
     print(
         "round side       wall s  CPU s  %core/cam  sched %core/cam  sim %core  machine %"
@@ -638,6 +642,19 @@ def _terminate_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def git_revision() -> str:
+    """HEAD's short hash, flagged when the core has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(REPO), *args]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "custom_components/lookback/core")
+    return head + (" + uncommitted core changes" if dirty else "")
+
+
 def _scratch_dir() -> str | None:
     shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, like an NVR's RAM disk
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
@@ -682,6 +699,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "clip_bitrate_bps": clip_bps,
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        "revision": git_revision(),
         "pyav": av.__version__,
         "pyav_ffmpeg": av.ffmpeg_version_info,
         "ffmpeg": subprocess.run(  # noqa: S603 - a fixed command

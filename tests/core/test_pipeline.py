@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 import itertools
 from pathlib import Path
+import subprocess
 import threading
 import time
 from typing import Any
@@ -35,6 +36,7 @@ class Listener:
         self.ended: list[Event] = []
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()
+        self.failures: asyncio.Queue[str] = asyncio.Queue()
 
     def event_started(self, event: Event) -> None:
         self.started.append(event)
@@ -52,6 +54,9 @@ class Listener:
         else:
             self.connected.clear()
             self.disconnected.set()
+
+    def write_failed(self, reason: str) -> None:
+        self.failures.put_nowait(reason)
 
     async def next_clip(self) -> ClipInfo:
         return await asyncio.wait_for(self.clips.get(), 60)
@@ -198,3 +203,94 @@ async def test_camera_lost_mid_event_still_closes_clip(
     assert report.first_packet_is_keyframe
     assert report.decoded_frames == clip.video_frames > 0
     assert clip.start_time <= now - PRE_ROLL
+
+
+async def test_reconnect_mid_event_closes_part_and_continues(
+    nvr: Nvr, rtsp_camera: CameraFactory, media_dir: Path
+) -> None:
+    source = make_clip(media_dir, seconds=60, fps=15, gop_seconds=1)
+    camera = rtsp_camera(source, mode="live")
+    listener, pipeline = await start_camera(nvr, camera, source, post_roll=30.0)
+    now = time.time()
+    event = pipeline.trigger(Trigger("cam", "service", now))
+    await asyncio.sleep(1.0)  # let a second of live video into the first part
+    camera.kill()
+    await asyncio.wait_for(listener.disconnected.wait(), 30)
+    camera.start()
+    await asyncio.wait_for(listener.connected.wait(), 60)
+    first = await listener.next_clip()  # closed when the new connection's streams arrived
+    assert (first.part, first.event_id) == (1, event.event_id)
+    assert first.start_time <= now - PRE_ROLL
+    assert first.end_time >= now + 0.5
+    pipeline.tracker.close()  # end the event now rather than after 30 s
+    second = await listener.next_clip()
+    assert (second.part, second.event_id) == (2, event.event_id)
+    assert second.start_time > first.end_time
+    for clip in (first, second):
+        report = inspect_clip(nvr.store.root / clip.path)
+        assert report.first_packet_is_keyframe
+        assert report.decoded_frames == clip.video_frames > 0
+
+
+async def test_stopping_mid_event_saves_the_clip(
+    nvr: Nvr, rtsp_camera: CameraFactory, media_dir: Path
+) -> None:
+    source = make_clip(media_dir, seconds=30, fps=15, gop_seconds=1)
+    camera = rtsp_camera(source, mode="live")
+    listener, pipeline = await start_camera(nvr, camera, source, post_roll=60.0)
+    now = time.time()
+    pipeline.trigger(Trigger("cam", "service", now))
+    await nvr.async_stop()
+    clip = await listener.next_clip()
+    assert clip.start_time <= now - PRE_ROLL
+    assert inspect_clip(nvr.store.root / clip.path).decoded_frames == clip.video_frames
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 600 kB file system, so that writing really fails with ENOSPC."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"a full disk needs a small tmpfs, and mounting one failed: {result.stderr!r}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+async def test_disk_full_keeps_what_was_recorded(
+    small_disk: Path, rtsp_camera: CameraFactory, media_dir: Path
+) -> None:
+    source = make_clip(media_dir, seconds=30, fps=15, gop_seconds=1, bitrate=800_000)
+    camera = rtsp_camera(source, mode="live")
+    earlier = ClipStore(small_disk)
+    nvr = Nvr(earlier, asyncio.get_running_loop())
+    await nvr.async_prepare()
+    try:
+        listener, pipeline = await start_camera(nvr, camera, source, post_roll=20.0)
+        filler = small_disk / "filler"
+        filler.write_bytes(b"\0" * 300_000)
+        now = time.time()
+        pipeline.trigger(Trigger("cam", "service", now))
+        reason = await asyncio.wait_for(listener.failures.get(), 60)
+        assert "No space left" in reason
+        assert pipeline.recorder.failed_writes >= 1
+    finally:
+        await nvr.async_stop()
+    filler.unlink()  # the user frees space; the next start completes the unfinished clip
+    restarted = ClipStore(small_disk)
+    report = restarted.recover()
+    assert report.indexed == 1
+    (clip,) = restarted.clips("cam")
+    assert clip.status in {"recovered", "complete"}
+    assert clip.start_time <= now - PRE_ROLL
+    decoded = inspect_clip(small_disk / clip.path)
+    assert decoded.first_packet_is_keyframe
+    assert decoded.decoded_frames == clip.video_frames > 0
+    assert clip.end_time - clip.start_time == pytest.approx(decoded.duration, abs=0.2)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 import json
 from pathlib import Path
 import time
 
+import av
 import pytest
 
 from custom_components.lookback.core.models import AudioPolicy, ClipInfo
 from custom_components.lookback.core.mp4 import Mp4Writer
+from custom_components.lookback.core.remux import probe_clip
 from custom_components.lookback.core.storage import (
     ClipPaths,
     ClipStore,
@@ -175,3 +178,51 @@ def test_recovery_finalises_salvageable_parts_and_rebuilds_index(
     assert crashed.end_time > crashed.start_time
     assert clips["nosidecar"].start_time == pytest.approx(start + 20, abs=1.0)
     assert report.indexed == 3
+
+
+def test_probe_clip_reads_without_decoding(tmp_path: Path, media_dir: Path) -> None:
+    clip = make_clip(media_dir, seconds=2, fps=10)
+    probe = probe_clip(clip.path)
+    assert probe.video_frames == 20
+    assert probe.duration == pytest.approx(1.9)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\0" * 100)
+    assert probe_clip(garbage).video_frames == 0
+
+
+def test_clip_renamed_before_its_final_sidecar_is_completed_from_the_file(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    first = ClipStore(tmp_path)
+    start = time.time() - 30
+    paths = first.paths_for("cam", "cut", start)
+    first.begin(paths, replace(info("cam", "cut", start, start), status="recording"))
+    paths.mp4.write_bytes(make_clip(media_dir, seconds=2, fps=10).path.read_bytes())
+    second = ClipStore(tmp_path)
+    assert second.recover().indexed == 1
+    (clip,) = second.clips()
+    assert clip.status == "recovered"
+    assert clip.video_frames == 20
+    assert clip.end_time == pytest.approx(start + 1.9)
+    assert json.loads(paths.sidecar.read_text())["status"] == "recovered"
+
+
+def test_recovery_of_h265_and_audio_only_parts(tmp_path: Path, media_dir: Path) -> None:
+    store = ClipStore(tmp_path)
+    start = time.time() - 100
+    hevc = store.paths_for("cam", "hevc", start)
+    hevc.part.write_bytes(make_clip(media_dir, codec="h265", seconds=2, fps=10).path.read_bytes())
+    audio_only = store.paths_for("cam", "audio", start + 10)
+    with av.open(str(audio_only.part), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=8000, layout="mono")
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        frame.sample_rate = 8000
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    report = store.recover()
+    assert (report.finalised, report.removed) == (1, 1)
+    (clip,) = store.clips()
+    assert clip.clip_id == "hevc"
+    assert inspect_clip(tmp_path / clip.path).codec_tag == "hvc1"

@@ -46,6 +46,9 @@ class PipelineListener(Protocol):
     def connection_changed(self, connected: bool, error: SourceError | None) -> None:
         """The stream came up or went down."""
 
+    def write_failed(self, reason: str) -> None:
+        """A clip could not be written (disk full, I/O error); what was written is kept."""
+
 
 class CameraPipeline:
     """Everything one camera runs: StreamSource -> GopRing -> ClipRecorder, EventTracker."""
@@ -70,6 +73,7 @@ class CameraPipeline:
                 max_clip_seconds=config.max_clip_seconds, audio_policy=config.audio_policy
             ),
             self._clip_saved_in_thread,
+            self._write_failed_in_thread,
         )
         self.source = StreamSource(
             config.camera_id,
@@ -128,6 +132,9 @@ class CameraPipeline:
 
     def _clip_saved_in_thread(self, clip: ClipInfo) -> None:
         self._loop.call_soon_threadsafe(self._listener.clip_saved, clip)
+
+    def _write_failed_in_thread(self, reason: str) -> None:
+        self._loop.call_soon_threadsafe(self._listener.write_failed, reason)
 
 
 class Nvr:

@@ -9,6 +9,7 @@ sequence number, so the pre-roll and live parts neither overlap nor leave a gap.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import contextlib
 from dataclasses import dataclass, field
 import logging
 import queue
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 ClipListener = Callable[[ClipInfo], None]
+FailureListener = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class _Recording:
     writer: Mp4Writer | None = None
     paths: ClipPaths | None = None
     thumb: TimedPacket | None = None
+    broken: bool = False  # a write failed: the rest of the event is skipped
     last_packet_at: float = field(default_factory=time.time)
 
 
@@ -107,13 +110,15 @@ class ClipRecorder:
         store: ClipStore,
         options: RecorderOptions,
         on_clip: ClipListener,
+        on_failure: FailureListener | None = None,
     ) -> None:
-        """Wire to the camera's ring and the NVR's store; ``on_clip`` runs in the thread."""
+        """Wire to the camera's ring and the NVR's store; listeners run in the writer thread."""
         self.camera_id = camera_id
         self.ring = ring
         self.store = store
         self.options = options
         self._on_clip = on_clip
+        self._on_failure = on_failure
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._seq = 0
         self._live = False
@@ -121,6 +126,7 @@ class ClipRecorder:
         self._streams: Sequence[Stream] = ()
         self._thread: threading.Thread | None = None
         self.failed_writes = 0
+        self.last_failure: str | None = None
         self.skipped_packets = 0  # packets that could not start a file (no keyframe yet)
 
     # Demux thread ----------------------------------------------------------------------
@@ -216,17 +222,20 @@ class ClipRecorder:
 
     def _handle(self, rec: _Recording | None, item: object) -> _Recording | None:
         if isinstance(item, _Live):
-            if rec is not None and item.seq > rec.start.upto:
-                return self._write(rec, item.timed)
+            if rec is None or item.seq <= rec.start.upto:
+                return rec  # no event, or already written as part of the pre-roll
+            rec.last_packet_at = time.time()
+            if rec.ended and item.timed.time > rec.end_time:
+                self._close(rec, final=True)
+                return None
+            self._write(rec, item.timed)
             return rec
         if isinstance(item, _Start):
             if rec is not None:
                 self._close(rec, final=True)
             rec = _Recording(item, item.event, item.end_time, item.streams)
             for timed in item.packets:
-                if rec is None:  # pragma: no cover - only when pre-roll alone exceeds end
-                    break
-                rec = self._write(rec, timed)
+                self._write(rec, timed)
             return rec
         if rec is None or (
             isinstance(item, (_Extend, _End)) and item.event_id != rec.start.event_id
@@ -244,11 +253,10 @@ class ClipRecorder:
             rec.streams = item.streams
         return rec
 
-    def _write(self, rec: _Recording, timed: TimedPacket) -> _Recording | None:
-        rec.last_packet_at = time.time()
-        if rec.ended and timed.time > rec.end_time:
-            self._close(rec, final=True)
-            return None
+    def _write(self, rec: _Recording, timed: TimedPacket) -> None:
+        if rec.broken:
+            self.skipped_packets += 1
+            return
         writer = rec.writer
         if (
             writer is not None
@@ -261,20 +269,19 @@ class ClipRecorder:
         if writer is None:
             if not (timed.is_video and timed.is_keyframe):
                 self.skipped_packets += 1
-                return rec
+                return
             writer = self._open(rec, timed)
             if writer is None:
-                return rec
+                return
         if not writer.accepts(timed):
             self.skipped_packets += 1
-            return rec
+            return
         if timed.is_video and timed.is_keyframe:
             self._consider_thumbnail(rec, timed)
         try:
             writer.write(timed)
         except (av.error.FFmpegError, OSError, ValueError) as err:
-            self._failed(rec, err)
-        return rec
+            self._failed(rec, f"writing {writer.path.name} failed: {err}")
 
     def _consider_thumbnail(self, rec: _Recording, timed: TimedPacket) -> None:
         """Keep the keyframe nearest the trigger."""
@@ -292,8 +299,7 @@ class ClipRecorder:
             self.store.begin(paths, self._info(rec, clip_id, keyframe.time, keyframe.time, 0))
             rec.writer = Mp4Writer(paths.part, video, audio, self.options.audio_policy)
         except (av.error.FFmpegError, OSError) as err:
-            self.failed_writes += 1
-            _LOGGER.error("%s: cannot open clip %s: %s", self.camera_id, clip_id, err)
+            self._failed(rec, f"cannot open clip {clip_id}: {err}")
             return None
         rec.paths = paths
         _LOGGER.debug(
@@ -332,11 +338,30 @@ class ClipRecorder:
             event=rec.event,
         )
 
-    def _failed(self, rec: _Recording, err: Exception) -> None:
-        """A write failed (disk full, I/O error): keep what is written, stop this file."""
+    def _failed(self, rec: _Recording, reason: str) -> None:
+        """Writing failed (disk full, I/O error): keep what is written, skip the rest.
+
+        Logged once per event; the ``.part`` file left behind, if any, is salvaged by the
+        store's recovery at the next start.
+        """
         self.failed_writes += 1
-        _LOGGER.error("%s: writing clip failed: %s", self.camera_id, err)
-        self._close(rec, final=False)
+        self.last_failure = reason
+        _LOGGER.error(
+            "%s: %s; the rest of event %s is not recorded",
+            self.camera_id,
+            reason,
+            rec.start.event_id,
+        )
+        rec.broken = True
+        writer, paths = rec.writer, rec.paths
+        rec.writer = rec.paths = None
+        if writer is not None and paths is not None:
+            # The file may end inside a fragment: it stays a .part for recovery to salvage.
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                writer.close()
+            self.store.release(paths)
+        if self._on_failure is not None:
+            self._on_failure(reason)
 
     def _close(self, rec: _Recording, *, final: bool) -> None:
         """Close the current file (if any); ``final`` also ends the recording."""

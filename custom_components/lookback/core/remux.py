@@ -88,6 +88,22 @@ def _copy_streams(
     return RemuxResult(last, frames, thumbnail)
 
 
+def probe_clip(path: Path) -> RemuxResult:
+    """Duration and picture count of a clip, read without decoding (zeros if unreadable)."""
+    frames = 0
+    last = 0.0
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux(video=0):
+                if packet.dts is None or packet.time_base is None:
+                    continue
+                frames += 1
+                last = max(last, float(packet.dts * packet.time_base))
+    except (av.error.FFmpegError, OSError, IndexError) as err:
+        _LOGGER.debug("cannot probe %s: %s", path.name, err)
+    return RemuxResult(last, frames, None)
+
+
 def _thumbnail(packet: av.Packet[VideoStream]) -> bytes | None:
     try:
         decoded = packet.decode()

@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from .models import ClipInfo
-from .remux import remux_readable
+from .remux import probe_clip, remux_readable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -139,12 +139,10 @@ class ClipStore:
             self._clips[self._relative(paths.sidecar)] = info
         return info
 
-    def abandon(self, paths: ClipPaths) -> None:
-        """Remove a clip that could not be written at all."""
+    def release(self, paths: ClipPaths) -> None:
+        """Writing stopped without finishing (an I/O error): leave the files to ``recover``."""
         with self._lock:
             self._open.discard(paths.part)
-        for path in (paths.part, paths.mp4, paths.thumbnail, paths.sidecar):
-            path.unlink(missing_ok=True)
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -248,10 +246,29 @@ class ClipStore:
                 sidecar.unlink(missing_ok=True)  # its clip is gone: the sidecar is an orphan
             return None
         try:
-            return ClipInfo.from_dict(json.loads(sidecar.read_text(encoding="utf-8")))
+            info = ClipInfo.from_dict(json.loads(sidecar.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as err:
             _LOGGER.warning("ignoring unreadable sidecar %s: %s", sidecar, err)
             return None
+        if info.status == "recording":  # renamed, but the final sidecar was never written
+            info = self._complete_from_file(info, mp4, sidecar)
+        return info
+
+    def _complete_from_file(self, info: ClipInfo, mp4: Path, sidecar: Path) -> ClipInfo:
+        probe = probe_clip(mp4)
+        info = replace(
+            info,
+            path=self._relative(mp4),
+            end_time=info.start_time + probe.duration,
+            size=mp4.stat().st_size,
+            video_frames=probe.video_frames,
+            status="recovered",
+        )
+        thumb = mp4.with_suffix(".jpg")
+        info = replace(info, thumbnail=self._relative(thumb) if thumb.exists() else None)
+        with contextlib.suppress(OSError):  # still no room: the index has it all the same
+            _write_json(sidecar, info.as_dict())
+        return info
 
     def _recover_part(self, part: Path) -> bool:
         mp4 = part.with_name(part.name.removesuffix(PART_SUFFIX))
