@@ -35,19 +35,14 @@ def timed_packets(media_dir: Path, **options: object) -> list[TimedPacket]:
 
 
 class Harness:
-    def __init__(self, root: Path, **options: object) -> None:
+    def __init__(self, root: Path, options: RecorderOptions | None = None) -> None:
         self.clips: list[ClipInfo] = []
         self.failures: list[str] = []
         self.done = threading.Semaphore(0)
         self.ring = GopRing(5.0, 50_000_000)
         self.store = ClipStore(root)
         self.recorder = ClipRecorder(
-            "cam",
-            self.ring,
-            self.store,
-            RecorderOptions(**options),
-            self._clip,
-            self._failed,  # type: ignore[arg-type]
+            "cam", self.ring, self.store, options or RecorderOptions(), self._clip, self._failed
         )
 
     def _clip(self, clip: ClipInfo) -> None:
@@ -150,7 +145,9 @@ def test_thumbnail_failure_still_saves_the_clip(
     tmp_path: Path, media_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     packets = timed_packets(media_dir, seconds=3, fps=10, gop_seconds=1)
-    h = Harness(tmp_path, thumbnail_width=0)  # an impossible size makes the JPEG fail
+    h = Harness(
+        tmp_path, RecorderOptions(thumbnail_width=0)
+    )  # an impossible size makes the JPEG fail
     h.recorder.on_streams([packets[0].stream])
     for p in packets:
         h.recorder.on_packet(p)
