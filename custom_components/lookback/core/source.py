@@ -160,12 +160,15 @@ class StreamSource:
     def stop(self, timeout: float | None = None) -> None:
         """Ask the thread to quit and wait for it.
 
-        A flowing stream stops within one packet; a stalled read gives up after
-        ``stall_timeout``, so the default wait covers that.
+        A flowing stream stops within one packet. A blocked open or read gives up on its
+        timeout (FFmpeg's interrupt check was measured to take up to twice the read timeout),
+        so the default wait covers the longer of the two.
         """
         self._quit.set()
         if self._thread is not None:
-            self._thread.join(timeout if timeout is not None else self.options.stall_timeout + 5.0)
+            if timeout is None:
+                timeout = max(self.options.open_timeout, 2 * self.options.stall_timeout) + 2.0
+            self._thread.join(timeout)
             if self._thread.is_alive():  # pragma: no cover - only with a hung FFmpeg call
                 _LOGGER.error("%s: demux thread did not stop in time", self.name)
             self._thread = None
