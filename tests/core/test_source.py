@@ -30,6 +30,7 @@ class Watcher:
         self.keyframes_wanted = keyframes_wanted
         self.enough = threading.Event()
         self.states: queue.Queue[tuple[bool, SourceError | None]] = queue.Queue()
+        self.last_source: StreamSource | None = None
 
     def on_packet(self, timed: TimedPacket) -> None:
         self.packets.append(timed)
@@ -43,6 +44,20 @@ class Watcher:
 
     def next_state(self, timeout: float = 30) -> tuple[bool, SourceError | None]:
         return self.states.get(timeout=timeout)
+
+    def first_error(self, url: str, **options: Any) -> SourceError:
+        """Run a source until it reports its first failure."""
+        source = self.source(url, **options)
+        source.start()
+        try:
+            connected, error = self.next_state()
+            while connected:
+                connected, error = self.next_state()
+        finally:
+            source.stop()
+        assert error is not None
+        self.last_source = source
+        return error
 
     def source(self, url: str, **options: Any) -> StreamSource:
         options.setdefault("backoff_initial", 0.2)
@@ -113,28 +128,16 @@ def test_bad_credentials_are_a_clear_redacted_error(
 
 def test_unreachable_and_not_found(rtsp_camera: CameraFactory, media_dir: Path) -> None:
     camera = rtsp_camera(make_clip(media_dir, seconds=5))
-    watcher = Watcher()
-    source = watcher.source(camera.url_for("/nope"), open_timeout=5)
-    source.start()
-    try:
-        _, error = watcher.next_state()
-    finally:
-        source.stop()
-    assert error is not None
+    error = Watcher().first_error(camera.url_for("/nope"), stall_timeout=5)
     assert error.kind is SourceErrorKind.NOT_FOUND
 
     port = camera.port
     camera.stop()
     watcher = Watcher()
-    source = watcher.source(f"rtsp://127.0.0.1:{port}/stream1", open_timeout=5)
-    source.start()
-    try:
-        _, error = watcher.next_state()
-    finally:
-        source.stop()
-    assert error is not None
+    error = watcher.first_error(f"rtsp://127.0.0.1:{port}/stream1", stall_timeout=5)
     assert error.kind is SourceErrorKind.UNREACHABLE
-    assert source.stats.reconnects >= 1
+    assert watcher.last_source is not None
+    assert watcher.last_source.stats.reconnects >= 1
 
 
 def test_reconnects_after_server_killed_and_restarted(
@@ -200,16 +203,7 @@ def test_stop_ends_thread_of_a_stalled_source(rtsp_camera: CameraFactory, media_
 def test_file_source_ends_and_counts(media_dir: Path) -> None:
     clip = make_clip(media_dir, seconds=2)
     watcher = Watcher()
-    source = watcher.source(str(clip.path), backoff_initial=30)
-    source.start()
-    try:
-        assert watcher.next_state() == (True, None)
-        connected, error = watcher.next_state()
-    finally:
-        source.stop()
-    assert not connected
-    assert error is not None
-    assert error.kind is SourceErrorKind.ENDED
+    assert watcher.first_error(str(clip.path), backoff_initial=30).kind is SourceErrorKind.ENDED
     assert len([p for p in watcher.packets if p.is_video]) == clip.frames
 
 
@@ -236,15 +230,7 @@ def test_not_video_and_unsupported_codec(tmp_path: Path) -> None:
         (audio_only, SourceErrorKind.NOT_VIDEO),
         (mjpeg, SourceErrorKind.UNSUPPORTED_CODEC),
     ):
-        watcher = Watcher()
-        source = watcher.source(str(path), backoff_initial=30)
-        source.start()
-        try:
-            _, error = watcher.next_state()
-        finally:
-            source.stop()
-        assert error is not None
-        assert error.kind is kind
+        assert Watcher().first_error(str(path), backoff_initial=30).kind is kind
 
 
 def fake_packet(dts: int | None, payload: bytes, *, key: bool = False) -> av.Packet[Any]:
@@ -257,25 +243,55 @@ def fake_packet(dts: int | None, payload: bytes, *, key: bool = False) -> av.Pac
 
 
 def test_timestamp_checks_drop_bad_and_merge_split_access_units() -> None:
-    """Split IDRs (same DTS twice) are joined; missing or backwards DTS are dropped, counted."""
+    """Split IDRs are joined, backwards DTS dropped, and an untimed first IDR timed.
+
+    Same DTS twice is one access unit; the first IDR of an RTSP connection comes without
+    timestamps and gets them one frame before the next packet.
+    """
     from custom_components.lookback.core.source import _StreamState
 
     got: list[TimedPacket] = []
     source = StreamSource("cam", SourceOptions("rtsp://x"), got.append)
-    state = _StreamState(cast(Any, None), is_video=True)
+    state = _StreamState(
+        cast(Any, None), is_video=True, seconds_per_tick=1 / 90000, frame_ticks=3000
+    )
     for packet in (
-        fake_packet(None, b"first-idr"),  # RTSP gives the first IDR no timestamps
+        fake_packet(None, b"first-idr", key=True),  # RTSP gives the first IDR no timestamps
         fake_packet(3000, b"slice1", key=True),
         fake_packet(3000, b"slice2", key=True),
         fake_packet(6000, b"p1"),
         fake_packet(4500, b"late"),
+        fake_packet(None, b"untimed"),
         fake_packet(9000, b"p2"),
     ):
         source._accept(packet, state)
     source._flush(state)
-    assert [bytes(p.packet) for p in got] == [b"slice1slice2", b"p1", b"p2"]
+    assert [bytes(p.packet) for p in got] == [b"first-idr", b"slice1slice2", b"p1", b"p2"]
+    assert [p.packet.dts for p in got] == [0, 3000, 6000, 9000]
     assert got[0].is_keyframe
-    assert got[0].packet.dts == 3000
+    assert got[1].is_keyframe
     stats = source.stats
     assert (stats.dropped_packets, stats.merged_packets) == (2, 1)
-    assert stats.packets == 3
+    assert stats.packets == 4
+
+
+def test_untimed_packets_without_a_known_frame_rate_are_dropped() -> None:
+    from custom_components.lookback.core.source import _StreamState
+
+    got: list[TimedPacket] = []
+    source = StreamSource("cam", SourceOptions("rtsp://x"), got.append)
+    state = _StreamState(cast(Any, None), is_video=True, seconds_per_tick=1 / 90000)
+    source._accept(fake_packet(None, b"first-idr", key=True), state)
+    source._accept(fake_packet(3000, b"idr", key=True), state)
+    source._flush(state)
+    assert [bytes(p.packet) for p in got] == [b"idr"]
+    assert source.stats.dropped_packets == 1
+
+
+def test_source_options_per_protocol() -> None:
+    assert SourceOptions("rtsp://cam/x", stall_timeout=2.5).av_options() == {
+        "rtsp_transport": "tcp",
+        "timeout": "2500000",
+    }
+    assert SourceOptions("http://cam/x.m3u8").av_options() == {"rw_timeout": "5000000"}
+    assert SourceOptions("/media/clip.mp4").av_options() == {}

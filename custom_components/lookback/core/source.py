@@ -40,26 +40,30 @@ class SourceOptions:
 
     url: str
     transport: Transport = Transport.TCP
-    open_timeout: float = 10.0
-    stall_timeout: float = 5.0  # no packet for this long: reconnect
+    stall_timeout: float = 5.0  # no data for this long (also: to connect): reconnect
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     with_audio: bool = True
 
     def av_options(self) -> dict[str, str]:
-        """FFmpeg options for this URL's protocol."""
-        if self.url.lower().startswith(("rtsp://", "rtsps://")):
-            return {"rtsp_transport": self.transport.value}
+        """FFmpeg options for this URL's protocol, including its socket timeout.
+
+        FFmpeg's own socket timeouts bound connecting and every read. PyAV's ``timeout=``
+        would do the same through an interrupt callback that takes the GIL before every
+        socket wait: 11 % of the demux thread's CPU in bench/buffering.py.
+        """
+        micros = str(round(self.stall_timeout * 1_000_000))
+        url = self.url.lower()
+        if url.startswith(("rtsp://", "rtsps://")):
+            return {"rtsp_transport": self.transport.value, "timeout": micros}
+        if "://" in url:  # http(s), HLS and other network protocols
+            return {"rw_timeout": micros}
         return {}
 
 
 def open_container(options: SourceOptions) -> InputContainer:
-    """Open the URL with the protocol options and both timeouts (open, then each read)."""
-    return av.open(
-        options.url,
-        options=options.av_options(),
-        timeout=(options.open_timeout, options.stall_timeout),
-    )
+    """Open the URL with its protocol options."""
+    return av.open(options.url, options=options.av_options())
 
 
 def pick_streams(container: InputContainer, with_audio: bool) -> list[Stream]:
@@ -85,10 +89,21 @@ class _StreamState:
 
     stream: Stream
     is_video: bool
+    seconds_per_tick: float  # the stream's time base, once, as a float (a Fraction is slow)
+    frame_ticks: int = 0  # one frame's duration in ticks, 0 when the rate is unknown
     clock: WallClock = field(default_factory=WallClock)
     last_dts: int | None = None
     pending: av.Packet[Stream] | None = None
     pending_arrival: float = 0.0
+    untimed: bool = False  # the pending packet is the first keyframe, still without DTS
+
+    @classmethod
+    def of(cls, stream: Stream) -> _StreamState:
+        """State for a stream of a new connection."""
+        tick = float(stream.time_base or 0)
+        rate = getattr(stream, "guessed_rate", None) if stream.type == "video" else None
+        frame_ticks = round(1 / (float(rate) * tick)) if rate and tick else 0
+        return cls(stream, stream.type == "video", tick, frame_ticks)
 
 
 @dataclass(slots=True)
@@ -166,8 +181,8 @@ class StreamSource:
         """
         self._quit.set()
         if self._thread is not None:
-            if timeout is None:
-                timeout = max(self.options.open_timeout, 2 * self.options.stall_timeout) + 2.0
+            if timeout is None:  # connecting and each read are bounded by the stall timeout
+                timeout = 2 * self.options.stall_timeout + 2.0
             self._thread.join(timeout)
             if self._thread.is_alive():  # pragma: no cover - only with a hung FFmpeg call
                 _LOGGER.error("%s: demux thread did not stop in time", self.name)
@@ -244,7 +259,7 @@ class StreamSource:
         """Read one connection until it ends (or raises)."""
         container = open_container(self.options)
         streams = pick_streams(container, self.options.with_audio)
-        states = {s.index: _StreamState(s, is_video=s.type == "video") for s in streams}
+        states = {s.index: _StreamState.of(s) for s in streams}
         video = streams[0]
         c = self._counters
         c.codec = video.codec_context.name
@@ -275,15 +290,31 @@ class StreamSource:
     def _accept(self, packet: av.Packet[Stream], state: _StreamState) -> None:
         """Check DTS order; hold one packet back so that split access units can be merged."""
         dts = packet.dts
-        if state.pending is not None and dts == state.last_dts:
+        if state.pending is not None and dts == state.last_dts and not state.untimed:
             # Two packets of one access unit (a multi-slice IDR with in-band parameter sets
             # arrives like this from real cameras): join them, MP4 needs increasing DTS.
             state.pending = _join(state.pending, packet)
             self._counters.merged += 1
             return
+        if (
+            dts is None
+            and state.last_dts is None
+            and state.pending is None
+            and state.is_video
+            and packet.is_keyframe
+            and state.frame_ticks
+        ):
+            # Over RTSP FFmpeg gives a connection's first IDR no timestamps: it gets them
+            # from the next packet, one frame earlier, instead of losing a whole GOP.
+            state.pending, state.untimed = packet, True
+            state.pending_arrival = time.time()
+            return
         if dts is None or (state.last_dts is not None and dts <= state.last_dts):
             self._counters.dropped += 1
             return
+        if state.untimed and state.pending is not None:
+            state.pending.dts = state.pending.pts = dts - state.frame_ticks
+            state.untimed = False
         self._flush(state)
         state.pending = packet
         state.pending_arrival = time.time()
@@ -295,9 +326,10 @@ class StreamSource:
             return
         state.pending = None
         ts = packet.pts if packet.pts is not None else packet.dts
-        assert ts is not None  # checked in _accept
-        assert packet.time_base is not None
-        media_time = float(ts * packet.time_base)
+        if ts is None:  # a first keyframe the stream ended before timing
+            self._counters.dropped += 1
+            return
+        media_time = ts * state.seconds_per_tick
         wall = state.clock.to_wall(media_time, state.pending_arrival)
         keyframe = packet.is_keyframe
         if not self._keyframe_seen:  # a connection is usable from its first keyframe on
@@ -305,10 +337,10 @@ class StreamSource:
                 return
             self._keyframe_seen = True
         timed = TimedPacket(packet, state.stream, wall, keyframe, state.is_video, packet.size)
-        self._count(timed, media_time)
+        self._count(timed, media_time, state.pending_arrival)
         self._on_packet(timed)
 
-    def _count(self, timed: TimedPacket, media_time: float) -> None:
+    def _count(self, timed: TimedPacket, media_time: float, arrival: float) -> None:
         """Update statistics.
 
         Rates use the stream's own clock: the burst of packets at connect would inflate rates
@@ -316,7 +348,7 @@ class StreamSource:
         """
         c = self._counters
         c.packets += 1
-        c.last_packet_time = time.time()
+        c.last_packet_time = arrival
         c.window_bytes += timed.size
         if not timed.is_video:
             return
@@ -325,11 +357,14 @@ class StreamSource:
                 c.keyframe_interval = media_time - c.last_keyframe_time
             c.last_keyframe_time = media_time
         if c.window_start is None or media_time < c.window_start:
-            c.window_start, c.window_frames, c.window_bytes = media_time, 0, timed.size
+            if timed.is_keyframe:
+                c.window_start, c.window_frames, c.window_bytes = media_time, 0, 0
             return
         c.window_frames += 1
         span = media_time - c.window_start
-        if span >= STATS_WINDOW_S:
+        # Windows end on a keyframe, so they hold whole GOPs: a window with one keyframe more
+        # than the next would make a steady stream's bitrate swing.
+        if timed.is_keyframe and span >= STATS_WINDOW_S:
             c.fps = c.window_frames / span
             c.bitrate = c.window_bytes * 8 / span
             c.window_start, c.window_frames, c.window_bytes = media_time, 0, 0

@@ -256,19 +256,23 @@ class ClipStore:
 
     def _complete_from_file(self, info: ClipInfo, mp4: Path, sidecar: Path) -> ClipInfo:
         probe = probe_clip(mp4)
-        info = replace(
-            info,
-            path=self._relative(mp4),
-            end_time=info.start_time + probe.duration,
-            size=mp4.stat().st_size,
-            video_frames=probe.video_frames,
-            status="recovered",
-        )
-        thumb = mp4.with_suffix(".jpg")
-        info = replace(info, thumbnail=self._relative(thumb) if thumb.exists() else None)
+        info = self._recovered(info, mp4, probe.duration, probe.video_frames)
         with contextlib.suppress(OSError):  # still no room: the index has it all the same
             _write_json(sidecar, info.as_dict())
         return info
+
+    def _recovered(self, info: ClipInfo, mp4: Path, duration: float, frames: int) -> ClipInfo:
+        """The sidecar data of a clip whose real length was read back from its file."""
+        thumb = mp4.with_suffix(".jpg")
+        return replace(
+            info,
+            path=self._relative(mp4),
+            thumbnail=self._relative(thumb) if thumb.exists() else None,
+            end_time=info.start_time + duration,
+            size=mp4.stat().st_size,
+            video_frames=frames,
+            status="recovered",
+        )
 
     def _recover_part(self, part: Path) -> bool:
         mp4 = part.with_name(part.name.removesuffix(PART_SUFFIX))
@@ -280,19 +284,11 @@ class ClipStore:
             sidecar.unlink(missing_ok=True)
             mp4.unlink(missing_ok=True)
             return False
-        info = self._provisional_from(sidecar, mp4)
-        info = replace(
-            info,
-            path=self._relative(mp4),
-            end_time=info.start_time + result.duration,
-            size=mp4.stat().st_size,
-            video_frames=result.video_frames,
-            status="recovered",
-        )
         if result.thumbnail is not None and not mp4.with_suffix(".jpg").exists():
             mp4.with_suffix(".jpg").write_bytes(result.thumbnail)
-        thumb = mp4.with_suffix(".jpg")
-        info = replace(info, thumbnail=self._relative(thumb) if thumb.exists() else None)
+        info = self._recovered(
+            self._provisional_from(sidecar, mp4), mp4, result.duration, result.video_frames
+        )
         _write_json(sidecar, info.as_dict())
         _LOGGER.info("finalised unfinished clip %s (%d frames)", mp4.name, result.video_frames)
         return True
