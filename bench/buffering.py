@@ -397,14 +397,23 @@ class Worker:
             self.process.stdout.close()
 
 
-def _wait_until(ready: Any, what: str, timeout: float = CONNECT_TIMEOUT) -> float:
+def _wait_until(
+    ready: Callable[[], bool],
+    what: str,
+    detail: Callable[[], str],
+    timeout: float = CONNECT_TIMEOUT,
+) -> float:
     """Poll ``ready()`` every 0.25 s; return the monotonic time it became true."""
     deadline = time.monotonic() + timeout
     while not ready():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
+            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}:\n{detail()}")
         time.sleep(0.25)
     return time.monotonic()
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def run_lookback(urls: Sequence[str], s: Settings, round_: int) -> Phase:
@@ -416,11 +425,16 @@ def run_lookback(urls: Sequence[str], s: Settings, round_: int) -> Phase:
             cameras = worker.status()["cameras"]
             return all(c["connected"] and c["ring_seconds"] >= c["ring_horizon_s"] for c in cameras)
 
+        def detail() -> str:
+            return f"{worker.status()['cameras']}\nworker log:\n{_tail(worker.log())}"
+
         connected = _wait_until(
-            lambda: all(c["connected"] for c in worker.status()["cameras"]), "lookback connect"
+            lambda: all(c["connected"] for c in worker.status()["cameras"]),
+            "the lookback worker to connect",
+            detail,
         )
         time.sleep(max(0.0, connected + s.warmup - time.monotonic()))
-        _wait_until(all_full, "lookback rings to fill")
+        _wait_until(all_full, "the lookback rings to fill", detail)
         before = worker.status()
         sampler = Sampler([worker.process.pid], s)
         time.sleep(s.window)
@@ -464,12 +478,18 @@ def run_ffmpeg(urls: Sequence[str], s: Settings, round_: int) -> Phase:
                     spawn(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
                 )
 
+        def detail() -> str:
+            logs = "".join(
+                (root / f"cam{i + 1}.log").read_text(errors="replace") for i in range(len(urls))
+            )
+            return f"bytes written: {[_dir_bytes(d) for d in dirs]}\nffmpeg stderr:\n{_tail(logs)}"
+
         def flowing() -> bool:
             if any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"an ffmpeg client exited early; see {root}/*.log")
+                raise RuntimeError(f"an ffmpeg client exited early:\n{detail()}")
             return all(_dir_bytes(d) >= 64 * 1024 for d in dirs)
 
-        connected = _wait_until(flowing, "ffmpeg clients to receive data")
+        connected = _wait_until(flowing, "the ffmpeg clients to receive data", detail)
         time.sleep(max(0.0, connected + s.warmup - time.monotonic()))
         written0 = [_dir_bytes(d) for d in dirs]
         sampler = Sampler([p.pid for p in processes], s)

@@ -77,6 +77,9 @@ def parse_mount(spec: str) -> dict[str, str]:
     return mount
 
 
+FEED_RCVBUF = 4 * 1024 * 1024
+
+
 class Feed:
     """The UDP socket a live mount is fed on, held for the server's whole life.
 
@@ -87,6 +90,12 @@ class Feed:
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # A 1080p keyframe arrives as a burst of ~200 datagrams; the default 208 KiB buffer
+        # holds ~90 and the rest were dropped (truncated keyframes). FORCE passes rmem_max as root.
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, FEED_RCVBUF)
+        except PermissionError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, FEED_RCVBUF)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
         self.port: int = self.sock.getsockname()[1]
