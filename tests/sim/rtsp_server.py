@@ -78,6 +78,7 @@ def parse_mount(spec: str) -> dict[str, str]:
 
 
 FEED_RCVBUF = 4 * 1024 * 1024
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux; Python 3.11's socket lacks it
 
 
 class Feed:
@@ -93,7 +94,7 @@ class Feed:
         # A 1080p keyframe arrives as a burst of ~200 datagrams; the default 208 KiB buffer
         # holds ~90 and the rest were dropped (truncated keyframes). FORCE passes rmem_max as root.
         try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, FEED_RCVBUF)
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, FEED_RCVBUF)
         except PermissionError:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, FEED_RCVBUF)
         self.sock.bind(("127.0.0.1", 0))
