@@ -43,7 +43,7 @@ OUT_DIR: Final = REPO / "bench" / "out"
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 FFMPEG: Final = "/usr/bin/ffmpeg"
 CLIP_SECONDS: Final = 60.0
-CONNECT_TIMEOUT: Final = 30.0
+CONNECT_TIMEOUT: Final = 60.0  # the simulator prepares live mounts one GOP apart
 STOP_TIMEOUT: Final = 10.0
 MiB: Final = 1024 * 1024
 
