@@ -75,3 +75,15 @@ def inspect_clip(path: Path) -> ClipReport:
             duration=last_pts - first_pts,
             audio_packets=audio_packets,
         )
+
+
+def write_audio_only(path: Path) -> None:
+    """An MP4 with one second of silent AAC and no video."""
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=8000, layout="mono")
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        frame.sample_rate = 8000
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))

@@ -18,6 +18,8 @@ from custom_components.lookback.core.source import SourceOptions, StreamSource
 from tests.sim.camera import SimulatedCamera
 from tests.sim.media import make_clip
 
+from .clipcheck import write_audio_only
+
 CameraFactory = Callable[..., SimulatedCamera]
 
 
@@ -209,14 +211,7 @@ def test_file_source_ends_and_counts(media_dir: Path) -> None:
 
 def test_not_video_and_unsupported_codec(tmp_path: Path) -> None:
     audio_only = tmp_path / "audio.m4a"
-    with av.open(str(audio_only), "w") as out:
-        stream = out.add_stream("aac", rate=8000, layout="mono")
-        frame = av.AudioFrame(format="s16", layout="mono", samples=1024)
-        frame.sample_rate = 8000
-        for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    write_audio_only(audio_only)
     mjpeg = tmp_path / "mjpeg.avi"
     with av.open(str(mjpeg), "w") as out:
         vstream = out.add_stream("mjpeg", rate=5)

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 import time
 
-import av
 import pytest
 
 from custom_components.lookback.core.models import AudioPolicy, ClipInfo
@@ -22,7 +21,7 @@ from custom_components.lookback.core.storage import (
 )
 from tests.sim.media import make_clip
 
-from .clipcheck import inspect_clip
+from .clipcheck import inspect_clip, write_audio_only
 from .test_mp4 import demux_all
 
 DAY = 86400.0
@@ -213,14 +212,7 @@ def test_recovery_of_h265_and_audio_only_parts(tmp_path: Path, media_dir: Path) 
     hevc = store.paths_for("cam", "hevc", start)
     hevc.part.write_bytes(make_clip(media_dir, codec="h265", seconds=2, fps=10).path.read_bytes())
     audio_only = store.paths_for("cam", "audio", start + 10)
-    with av.open(str(audio_only.part), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=8000, layout="mono")
-        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
-        frame.sample_rate = 8000
-        for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    write_audio_only(audio_only.part)
     report = store.recover()
     assert (report.finalised, report.removed) == (1, 1)
     (clip,) = store.clips()
