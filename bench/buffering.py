@@ -651,17 +651,22 @@ def print_report(phases: Sequence[Phase], meta: dict[str, Any], summary: dict[st
 
 
 @contextlib.contextmanager
-def _terminate_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into SystemExit so that every ``finally`` (child clean-up) runs."""
+def _stop_on_signals() -> Iterator[None]:
+    """Make SIGTERM and SIGINT unwind the stack so that every ``finally`` stops its children.
+
+    SIGINT is set explicitly: a shell starting us in the background leaves it ignored.
+    """
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous_term = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def git_revision() -> str:
@@ -790,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--cameras, --rounds and --seconds must be positive")
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    with _terminate_on_sigterm():
+    with _stop_on_signals():
         try:
             result = benchmark(args)
         except KeyboardInterrupt:

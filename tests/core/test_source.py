@@ -6,6 +6,7 @@ from collections.abc import Callable
 import logging
 from pathlib import Path
 import queue
+import socket
 import threading
 from typing import Any, cast
 
@@ -140,6 +141,17 @@ def test_unreachable_and_not_found(rtsp_camera: CameraFactory, media_dir: Path) 
     assert error.kind is SourceErrorKind.UNREACHABLE
     assert watcher.last_source is not None
     assert watcher.last_source.stats.reconnects >= 1
+
+
+def test_a_server_that_never_answers_is_a_timeout() -> None:
+    """A TCP listener that accepts but never speaks RTSP (a hung camera)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        error = Watcher().first_error(f"rtsp://127.0.0.1:{port}/x", stall_timeout=1.0)
+    assert error.kind is SourceErrorKind.TIMEOUT
+    assert "no answer within 1 s" in str(error)
 
 
 def test_reconnects_after_server_killed_and_restarted(
@@ -288,5 +300,5 @@ def test_source_options_per_protocol() -> None:
         "rtsp_transport": "tcp",
         "timeout": "2500000",
     }
-    assert SourceOptions("http://cam/x.m3u8").av_options() == {"rw_timeout": "5000000"}
+    assert SourceOptions("http://cam/x.m3u8").av_options() == {"rw_timeout": "10000000"}
     assert SourceOptions("/media/clip.mp4").av_options() == {}

@@ -42,7 +42,7 @@ class CameraConfig:
     max_clip_seconds: float = 600.0
     ring_max_bytes: int = 64 * 1024 * 1024
     audio_policy: AudioPolicy = AudioPolicy.TRANSCODE
-    stall_timeout: float = 5.0
+    stall_timeout: float = 10.0
     retention_days: float | None = None
     retention_bytes: int | None = None
 

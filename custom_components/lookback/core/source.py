@@ -40,7 +40,10 @@ class SourceOptions:
 
     url: str
     transport: Transport = Transport.TCP
-    stall_timeout: float = 5.0  # no data for this long (also: to connect): reconnect
+    # No answer for this long, while connecting or streaming: reconnect. FFmpeg's socket
+    # timeout also bounds each RTSP handshake step, and cameras (and the test simulator with
+    # several clients) can take several seconds to answer one: 5 s failed connects, 10 s does not.
+    stall_timeout: float = 10.0
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     with_audio: bool = True
@@ -257,7 +260,18 @@ class StreamSource:
 
     def _read_until_failure(self) -> None:
         """Read one connection until it ends (or raises)."""
-        container = open_container(self.options)
+        started = time.monotonic()
+        try:
+            container = open_container(self.options)
+        except av.error.FFmpegError as err:
+            # A socket timeout during the handshake surfaces as "invalid data" or a bare
+            # error: had it waited the whole timeout, the camera did not answer in time.
+            if time.monotonic() - started >= 0.9 * self.options.stall_timeout:
+                raise SourceError(
+                    SourceErrorKind.TIMEOUT,
+                    f"no answer within {self.options.stall_timeout:g} s",
+                ) from err
+            raise
         streams = pick_streams(container, self.options.with_audio)
         states = {s.index: _StreamState.of(s) for s in streams}
         video = streams[0]
