@@ -22,6 +22,7 @@ import av
 from .frames import jpeg_from_keyframe
 from .models import AudioPolicy, ClipInfo, Event, TimedPacket
 from .mp4 import Mp4Writer
+from .recorder_messages import STOP, End, Extend, Live, NewStreams, Start
 from .storage import ClipPaths, ClipStore, clip_id_for
 
 if TYPE_CHECKING:
@@ -45,49 +46,11 @@ class RecorderOptions:
     thumbnail_width: int = 640
 
 
-@dataclass(frozen=True, slots=True)
-class _Start:
-    event: dict[str, Any]
-    event_id: str
-    trigger_time: float
-    pre_roll: float
-    end_time: float
-    packets: list[TimedPacket]
-    streams: Sequence[Stream]
-    upto: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Extend:
-    event_id: str
-    end_time: float
-    event: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _End:
-    event_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Live:
-    seq: int
-    timed: TimedPacket
-
-
-@dataclass(frozen=True, slots=True)
-class _Streams:
-    streams: Sequence[Stream]
-
-
-_STOP = object()
-
-
 @dataclass(slots=True)
 class _Recording:
     """The writer thread's view of the event being recorded."""
 
-    start: _Start
+    start: Start
     event: dict[str, Any]
     end_time: float
     streams: Sequence[Stream]
@@ -137,7 +100,7 @@ class ClipRecorder:
         with self.ring.lock:
             self._streams = streams
             if self._live:
-                self._queue.put(_Streams(streams))
+                self._queue.put(NewStreams(streams))
 
     def on_packet(self, timed: TimedPacket) -> None:
         """Buffer the packet, and queue it while an event is open."""
@@ -145,7 +108,7 @@ class ClipRecorder:
             self.ring.append(timed)
             self._seq += 1
             if self._live:
-                self._queue.put(_Live(self._seq, timed))
+                self._queue.put(Live(self._seq, timed))
 
     # Event loop ------------------------------------------------------------------------
 
@@ -157,7 +120,7 @@ class ClipRecorder:
             self._live = True
             self._wanted = event.event_id
             self._queue.put(
-                _Start(
+                Start(
                     event=event.as_dict(),
                     event_id=event.event_id,
                     trigger_time=event.first_trigger_time,
@@ -171,17 +134,17 @@ class ClipRecorder:
 
     def extend_event(self, event: Event) -> None:
         """A retrigger moved the event's end."""
-        self._queue.put(_Extend(event.event_id, event.end_time, event.as_dict()))
+        self._queue.put(Extend(event.event_id, event.end_time, event.as_dict()))
 
     def end_event(self, event: Event) -> None:
         """The event ended: close once packets pass its end time (or none come)."""
-        self._queue.put(_End(event.event_id))
+        self._queue.put(End(event.event_id))
 
     def stop(self, timeout: float = 15.0) -> None:
         """Close any open clip and stop the thread."""
         if self._thread is None:
             return
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         self._thread.join(timeout)
         self._thread = None
 
@@ -206,7 +169,7 @@ class ClipRecorder:
                 item = self._queue.get(timeout=0.5)
             except queue.Empty:
                 item = None
-            if item is _STOP:
+            if item is STOP:
                 if rec is not None:
                     self._close(rec, final=True)
                 return
@@ -221,7 +184,7 @@ class ClipRecorder:
                 rec = None
 
     def _handle(self, rec: _Recording | None, item: object) -> _Recording | None:
-        if isinstance(item, _Live):
+        if isinstance(item, Live):
             if rec is None or item.seq <= rec.start.upto:
                 return rec  # no event, or already written as part of the pre-roll
             rec.last_packet_at = time.time()
@@ -230,24 +193,22 @@ class ClipRecorder:
                 return None
             self._write(rec, item.timed)
             return rec
-        if isinstance(item, _Start):
+        if isinstance(item, Start):
             if rec is not None:
                 self._close(rec, final=True)
             rec = _Recording(item, item.event, item.end_time, item.streams)
             for timed in item.packets:
                 self._write(rec, timed)
             return rec
-        if rec is None or (
-            isinstance(item, (_Extend, _End)) and item.event_id != rec.start.event_id
-        ):
+        if rec is None or (isinstance(item, (Extend, End)) and item.event_id != rec.start.event_id):
             return rec
-        if isinstance(item, _Extend):
+        if isinstance(item, Extend):
             rec.end_time = max(rec.end_time, item.end_time)
             rec.event = item.event
-        elif isinstance(item, _End):
+        elif isinstance(item, End):
             rec.ended = True
             rec.last_packet_at = time.time()
-        elif isinstance(item, _Streams):
+        elif isinstance(item, NewStreams):
             if rec.writer is not None:  # a reconnect: the next keyframe opens a new part
                 self._close(rec, final=False)
             rec.streams = item.streams
@@ -353,8 +314,7 @@ class ClipRecorder:
             rec.start.event_id,
         )
         rec.broken = True
-        writer, paths = rec.writer, rec.paths
-        rec.writer = rec.paths = None
+        writer, paths = self._take_file(rec)
         if writer is not None and paths is not None:
             # The file may end inside a fragment: it stays a .part for recovery to salvage.
             with contextlib.suppress(av.error.FFmpegError, OSError):
@@ -363,10 +323,16 @@ class ClipRecorder:
         if self._on_failure is not None:
             self._on_failure(reason)
 
-    def _close(self, rec: _Recording, *, final: bool) -> None:
-        """Close the current file (if any); ``final`` also ends the recording."""
+    @staticmethod
+    def _take_file(rec: _Recording) -> tuple[Mp4Writer | None, ClipPaths | None]:
+        """Detach the open file (if any) from the recording."""
         writer, paths = rec.writer, rec.paths
         rec.writer = rec.paths = None
+        return writer, paths
+
+    def _close(self, rec: _Recording, *, final: bool) -> None:
+        """Close the current file (if any); ``final`` also ends the recording."""
+        writer, paths = self._take_file(rec)
         if writer is not None and paths is not None:
             self._finish_file(rec, writer, paths)
         rec.thumb = None
