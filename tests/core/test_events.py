@@ -103,3 +103,19 @@ def test_event_as_dict_lists_triggers_and_best_labels() -> None:
     assert data["labels"] == {"person": 0.9, "alarm": 0.0}
     assert [t["source"] for t in data["triggers"]] == ["motion", "objects", "smtp"]
     assert event.first_trigger_time == 1.0
+
+
+def test_pre_roll_override_applies_to_the_event_a_trigger_opens() -> None:
+    rec = Recorder()
+    clock = FakeClock()
+    loop = asyncio.new_event_loop()
+    try:
+        tracker = EventTracker("cam", 2.0, 10.0, rec.listeners(), loop, clock)
+        event = tracker.trigger(Trigger("cam", "service", 1000.0), pre_roll=6.0)
+        assert event.pre_roll == 6.0
+        again = tracker.trigger(Trigger("cam", "motion", 1001.0), pre_roll=1.0)
+        assert again is event
+        assert event.pre_roll == 6.0  # an open event keeps its start
+        tracker.close()
+    finally:
+        loop.close()

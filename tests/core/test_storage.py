@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 import json
+import os
 from pathlib import Path
 import time
 
@@ -218,3 +219,33 @@ def test_recovery_of_h265_and_audio_only_parts(tmp_path: Path, media_dir: Path) 
     (clip,) = store.clips()
     assert clip.clip_id == "hevc"
     assert inspect_clip(tmp_path / clip.path).codec_tag == "hvc1"
+
+
+def test_snapshots_are_stored_listed_and_expire_by_age(tmp_path: Path) -> None:
+    store = ClipStore(tmp_path)
+    now = time.time()
+    old = store.save_snapshot("cam", now - 3 * DAY, b"\xff\xd8old")
+    new = store.save_snapshot("cam", now, b"\xff\xd8new")
+    assert old.startswith("cam/snapshots/") and old.endswith(".jpg")
+    assert store.snapshots("cam") == sorted([old, new])
+    assert store.snapshots("../etc") == []
+    with pytest.raises(ValueError, match="safe folder"):
+        store.save_snapshot("../x", now, b"")
+    (tmp_path / old).touch()  # the file's time is what ages it: make the old one old
+    os.utime(tmp_path / old, (now - 3 * DAY, now - 3 * DAY))
+    store.set_retention("cam", RetentionLimits(max_age_days=2))
+    store_clip(store, "cam", "c1", now, 10)  # retention visits cameras that have clips
+    store.enforce_retention(now)
+    assert store.snapshots("cam") == [new]
+    assert (tmp_path / new).read_bytes() == b"\xff\xd8new"
+    assert not (tmp_path / old).parent.exists()  # its empty day folder went too
+    assert store.recover().indexed == 1  # snapshots are never taken for clips
+
+
+def test_clip_lookup_and_disk_usage(tmp_path: Path) -> None:
+    store = ClipStore(tmp_path)
+    clip = store_clip(store, "cam", "c1", time.time(), 10)
+    assert store.clip("cam", "c1") == clip
+    assert store.clip("other", "c1") is None
+    assert store.clip("cam", "nope") is None
+    assert store.disk_usage().free > 0

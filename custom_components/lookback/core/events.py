@@ -61,8 +61,14 @@ class EventTracker:
         """The open event, if any."""
         return self._event
 
-    def trigger(self, trigger: Trigger, post_roll: float | None = None) -> Event:
-        """Open or extend the event; ``post_roll`` overrides the camera's for this trigger."""
+    def trigger(
+        self, trigger: Trigger, post_roll: float | None = None, pre_roll: float | None = None
+    ) -> Event:
+        """Open or extend the event.
+
+        ``post_roll`` overrides the camera's for this trigger; ``pre_roll`` overrides it for an
+        event this trigger opens (an open event already has its start).
+        """
         end = trigger.time + (self.post_roll if post_roll is None else post_roll)
         event = self._event
         if event is None:
@@ -71,7 +77,7 @@ class EventTracker:
                 camera_id=self.camera_id,
                 start_time=trigger.time,
                 end_time=end,
-                pre_roll=self.pre_roll,
+                pre_roll=self.pre_roll if pre_roll is None else pre_roll,
                 triggers=[trigger],
             )
             self._event = event

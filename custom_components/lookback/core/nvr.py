@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from .events import EventListeners, EventTracker
+from .frames import jpeg_from_keyframe
 from .recorder import ClipRecorder, RecorderOptions
 from .ring import GopRing
 from .source import SourceOptions, StreamSource
@@ -105,9 +106,25 @@ class CameraPipeline:
         self.source.stop()
         self.recorder.stop()
 
-    def trigger(self, trigger: Trigger, post_roll: float | None = None) -> Event:
-        """Start or extend this camera's event."""
-        return self.tracker.trigger(trigger, post_roll)
+    @property
+    def max_pre_roll(self) -> float:
+        """The longest pre-roll the ring can give (its seconds before the newest keyframe)."""
+        return self.config.pre_roll + RING_MARGIN_S
+
+    def trigger(
+        self, trigger: Trigger, post_roll: float | None = None, pre_roll: float | None = None
+    ) -> Event:
+        """Start or extend this camera's event (``pre_roll`` at most ``max_pre_roll``)."""
+        if pre_roll is not None:
+            pre_roll = min(pre_roll, self.max_pre_roll)
+        return self.tracker.trigger(trigger, post_roll, pre_roll)
+
+    def still_jpeg(self, max_width: int = 640) -> tuple[float, bytes] | None:
+        """The newest keyframe in the ring as (its time, JPEG); blocking, run in an executor."""
+        keyframe = self.ring.latest_keyframe()
+        if keyframe is None:
+            return None
+        return keyframe.time, jpeg_from_keyframe(keyframe, max_width)
 
     @property
     def stats(self) -> StreamStats:

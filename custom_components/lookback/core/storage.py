@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 import re
+import shutil
 import threading
 from typing import Any
 
@@ -24,6 +25,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PART_SUFFIX = ".part"
+SNAPSHOT_DIR = "snapshots"  # beside the day folders; never a clip folder
 DAY_SECONDS = 86400.0
 
 
@@ -155,6 +157,14 @@ class ClipStore:
             clips = [c for c in self._clips.values() if camera_id in (None, c.camera_id)]
         return sorted(clips, key=lambda c: c.start_time)
 
+    def clip(self, camera_id: str, clip_id: str) -> ClipInfo | None:
+        """One finished clip by its ids."""
+        with self._lock:
+            for info in self._clips.values():
+                if info.clip_id == clip_id and info.camera_id == camera_id:
+                    return info
+        return None
+
     def resolve(self, relative: str) -> Path:
         """Absolute path of a stored file; raises ValueError for paths leaving the root."""
         path = (self.root / relative).resolve()
@@ -173,6 +183,31 @@ class ClipStore:
             return clip.size + (thumb.stat().st_size if thumb else 0)
         return clip.size
 
+    def disk_usage(self) -> shutil._ntuple_diskusage:
+        """Total, used and free bytes of the file system the store is on."""
+        return shutil.disk_usage(self.root)
+
+    # Snapshots ---------------------------------------------------------------------------
+
+    def save_snapshot(self, camera_id: str, when: float, jpeg: bytes) -> str:
+        """Store a still as ``<camera>/snapshots/<day>/<HH-MM-SS>.jpg``; returns its path."""
+        if not SAFE_ID.match(camera_id):
+            msg = f"camera id {camera_id!r} is not a safe folder name"
+            raise ValueError(msg)
+        local = datetime.fromtimestamp(when).astimezone()
+        folder = self.root / camera_id / SNAPSHOT_DIR / local.strftime("%Y-%m-%d")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{local.strftime('%H-%M-%S')}.jpg"
+        path.write_bytes(jpeg)
+        return self._relative(path)
+
+    def snapshots(self, camera_id: str) -> list[str]:
+        """Stored snapshots of a camera (paths below the root), oldest first."""
+        if not SAFE_ID.match(camera_id):
+            return []
+        folder = self.root / camera_id / SNAPSHOT_DIR
+        return sorted(self._relative(path) for path in folder.glob("*/*.jpg"))
+
     # Retention -------------------------------------------------------------------------
 
     def enforce_retention(self, now: float) -> list[ClipInfo]:
@@ -184,6 +219,7 @@ class ClipStore:
             mine = [c for c in clips if c.camera_id == camera_id]
             if limits.max_age_days is not None:
                 cutoff = now - limits.max_age_days * DAY_SECONDS
+                self._delete_snapshots_before(camera_id, cutoff)
                 old = [c for c in mine if c.end_time < cutoff]
                 removed += old
                 mine = [c for c in mine if c.end_time >= cutoff]
@@ -197,6 +233,14 @@ class ClipStore:
         if removed:
             _LOGGER.info("retention removed %d clips", len(removed))
         return removed
+
+    def _delete_snapshots_before(self, camera_id: str, cutoff: float) -> None:
+        for relative in self.snapshots(camera_id):
+            path = self.root / relative
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    path.parent.rmdir()  # only when the day folder is now empty
 
     def _oldest_beyond(self, clips: list[ClipInfo], limit: int) -> list[ClipInfo]:
         total = sum(self._clip_bytes(c) for c in clips)
