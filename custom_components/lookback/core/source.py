@@ -69,6 +69,23 @@ def open_container(options: SourceOptions) -> InputContainer:
     return av.open(options.url, options=options.av_options())
 
 
+def open_stream(options: SourceOptions) -> InputContainer:
+    """Open the URL like ``open_container``; an open that used up the whole timeout is TIMEOUT.
+
+    A socket timeout during the handshake surfaces as "invalid data" or a bare error: had it
+    waited the whole timeout, the camera did not answer in time.
+    """
+    started = time.monotonic()
+    try:
+        return open_container(options)
+    except av.error.FFmpegError as err:
+        if time.monotonic() - started >= 0.9 * options.stall_timeout:
+            raise SourceError(
+                SourceErrorKind.TIMEOUT, f"no answer within {options.stall_timeout:g} s"
+            ) from err
+        raise
+
+
 def pick_streams(container: InputContainer, with_audio: bool) -> list[Stream]:
     """Return the first video stream (required, H.264/H.265) and the first audio stream."""
     if not container.streams.video:
@@ -260,18 +277,7 @@ class StreamSource:
 
     def _read_until_failure(self) -> None:
         """Read one connection until it ends (or raises)."""
-        started = time.monotonic()
-        try:
-            container = open_container(self.options)
-        except av.error.FFmpegError as err:
-            # A socket timeout during the handshake surfaces as "invalid data" or a bare
-            # error: had it waited the whole timeout, the camera did not answer in time.
-            if time.monotonic() - started >= 0.9 * self.options.stall_timeout:
-                raise SourceError(
-                    SourceErrorKind.TIMEOUT,
-                    f"no answer within {self.options.stall_timeout:g} s",
-                ) from err
-            raise
+        container = open_stream(self.options)
         streams = pick_streams(container, self.options.with_audio)
         states = {s.index: _StreamState.of(s) for s in streams}
         video = streams[0]
@@ -288,14 +294,7 @@ class StreamSource:
                 break
             if packet.size == 0:  # demuxer flush packets at end of stream
                 continue
-            state = states[packet.stream_index]
-            if not c.connected and state.is_video:
-                c.connected = True
-                c.last_error = None
-                _LOGGER.info("%s: connected to %s (%s)", self.name, self._safe_url, c.codec)
-                if self._on_connection is not None:
-                    self._on_connection(True, None)
-            self._accept(packet, state)
+            self._accept(packet, states[packet.stream_index])
         for state in states.values():  # the stream ended: nothing held back is lost
             self._flush(state)
         # The container is not closed here: buffered packets keep it (and its codec data)
@@ -353,6 +352,16 @@ class StreamSource:
         timed = TimedPacket(packet, state.stream, wall, keyframe, state.is_video, packet.size)
         self._count(timed, media_time, state.pending_arrival)
         self._on_packet(timed)
+        if not self._counters.connected:  # up once a keyframe is usable (and in the ring)
+            self._set_connected()
+
+    def _set_connected(self) -> None:
+        c = self._counters
+        c.connected = True
+        c.last_error = None
+        _LOGGER.info("%s: connected to %s (%s)", self.name, self._safe_url, c.codec)
+        if self._on_connection is not None:
+            self._on_connection(True, None)
 
     def _count(self, timed: TimedPacket, media_time: float, arrival: float) -> None:
         """Update statistics.
