@@ -1,36 +1,27 @@
-"""HA tests: config flow, entry setup and unload of Lookback NVR."""
+"""HA tests: setting up, retrying and unloading the NVR entry (no camera needed)."""
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from pathlib import Path
+
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lookback.const import DOMAIN, NAME
 from custom_components.lookback.data import LookbackData
+from custom_components.lookback.repairs import ISSUE_STORAGE_NOT_WRITABLE
 
 
-async def test_user_flow_creates_entry(hass: HomeAssistant) -> None:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
-    assert result["errors"] is None
-
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input={})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == NAME
-    assert result["data"] == {}
-
-    entries = hass.config_entries.async_entries(DOMAIN)
-    assert len(entries) == 1
-    assert entries[0].state is ConfigEntryState.LOADED
-
-
-async def test_second_flow_aborts(hass: HomeAssistant) -> None:
-    MockConfigEntry(domain=DOMAIN, title=NAME).add_to_hass(hass)
-
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "single_instance_allowed"
+def nvr_data(storage: Path) -> dict[str, object]:
+    return {
+        "storage_path": str(storage),
+        "storage_max_gb": 0,
+        "pre_roll": 5,
+        "post_roll": 10,
+        "smtp_enabled": False,
+        "smtp_host": "0.0.0.0",
+        "smtp_port": 2525,
+    }
 
 
 def _state(hass: HomeAssistant, entry_id: str) -> ConfigEntryState:
@@ -40,15 +31,53 @@ def _state(hass: HomeAssistant, entry_id: str) -> ConfigEntryState:
     return entry.state
 
 
-async def test_setup_and_unload_entry(hass: HomeAssistant) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, title=NAME)
+async def test_setup_and_unload_entry(hass: HomeAssistant, tmp_path: Path) -> None:
+    entry = MockConfigEntry(domain=DOMAIN, title=NAME, data=nvr_data(tmp_path / "clips"))
     entry.add_to_hass(hass)
 
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert _state(hass, entry.entry_id) is ConfigEntryState.LOADED
     assert isinstance(entry.runtime_data, LookbackData)
+    assert (tmp_path / "clips").is_dir()  # created and proven writable
+
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    assert device is not None
+    assert device.name == NAME
+    used = hass.states.get("sensor.lookback_nvr_storage_used")
+    free = hass.states.get("sensor.lookback_nvr_storage_free")
+    assert used is not None
+    assert free is not None
+    assert used.state == "0.0"
+    assert float(free.state) > 0
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert _state(hass, entry.entry_id) is ConfigEntryState.NOT_LOADED
+
+
+async def test_unwritable_storage_retries_with_a_repair_issue(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    entry = MockConfigEntry(domain=DOMAIN, title=NAME, data=nvr_data(blocker / "clips"))
+    entry.add_to_hass(hass)
+
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _state(hass, entry.entry_id) is ConfigEntryState.SETUP_RETRY
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_STORAGE_NOT_WRITABLE)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["path"] == str(blocker / "clips")
+
+    blocker.unlink()  # the user fixes the folder: the next try works and clears the issue
+    blocker.mkdir()
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _state(hass, entry.entry_id) is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_STORAGE_NOT_WRITABLE) is None
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -2,19 +2,62 @@
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
 
+from .const import DOMAIN
 from .data import LookbackConfigEntry, LookbackData
+from .entity import nvr_device_info
+from .hub import LookbackHub
+from .services import async_setup_services
+from .views import async_register_views
 
-PLATFORMS: tuple[Platform, ...] = ()
+PLATFORMS: tuple[Platform, ...] = (
+    Platform.BINARY_SENSOR,
+    Platform.CAMERA,
+    Platform.EVENT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+)
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register services and views once, whether or not an entry loads."""
+    del config
+    async_setup_services(hass)
+    async_register_views(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> bool:
-    """Set up the NVR from its config entry."""
-    entry.runtime_data = LookbackData()
+    """Start the NVR: storage, every camera subentry, then the entity platforms."""
+    hub = LookbackHub(hass, entry)
+    try:
+        await hub.async_start()
+    except BaseException:
+        await hub.async_stop()  # cameras that did start must not leave threads behind
+        raise
+    entry.runtime_data = LookbackData(hub)
+    # The NVR device first: camera devices name it as their via_device.
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **nvr_device_info(hub)
+    )
+    hub.nvr_device_id = device.id
+    # A camera added, changed or removed (subentries) or a changed entry: start again.
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+async def _async_reload(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> bool:
-    """Unload the NVR entry and its platforms."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload the platforms, then stop every camera thread and timer."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.hub.async_stop()
+    return unloaded

@@ -1,0 +1,49 @@
+"""Build the core's CameraConfig from a camera subentry's data."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
+
+from .const import (
+    CONF_CAMERA_ID,
+    CONF_MAX_CLIP_SECONDS,
+    CONF_POST_ROLL,
+    CONF_PRE_ROLL,
+    CONF_RETENTION_DAYS,
+    CONF_RETENTION_GB,
+    CONF_TRANSPORT,
+    CONF_URL,
+    DEFAULT_MAX_CLIP_SECONDS,
+    DEFAULT_POST_ROLL,
+    DEFAULT_PRE_ROLL,
+    DEFAULT_TRANSPORT,
+)
+from .core.models import CameraConfig, Transport
+from .core.urls import with_credentials
+
+GB = 1_000_000_000
+
+
+def camera_config_from(data: Mapping[str, Any]) -> CameraConfig:
+    """The core's view of one camera subentry (credentials go into the URL here only)."""
+    retention_days = float(data.get(CONF_RETENTION_DAYS) or 0)
+    retention_gb = float(data.get(CONF_RETENTION_GB) or 0)
+    return CameraConfig(
+        camera_id=data[CONF_CAMERA_ID],
+        name=data[CONF_NAME],
+        url=stream_url(data),
+        transport=Transport(data.get(CONF_TRANSPORT, DEFAULT_TRANSPORT)),
+        pre_roll=float(data.get(CONF_PRE_ROLL, DEFAULT_PRE_ROLL)),
+        post_roll=float(data.get(CONF_POST_ROLL, DEFAULT_POST_ROLL)),
+        max_clip_seconds=float(data.get(CONF_MAX_CLIP_SECONDS, DEFAULT_MAX_CLIP_SECONDS)),
+        retention_days=retention_days or None,
+        retention_bytes=round(retention_gb * GB) or None,
+    )
+
+
+def stream_url(data: Mapping[str, Any]) -> str:
+    """The main stream URL with the subentry's credentials in it."""
+    return with_credentials(
+        data[CONF_URL], data.get(CONF_USERNAME) or "", data.get(CONF_PASSWORD) or ""
+    )

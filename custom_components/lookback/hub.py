@@ -1,0 +1,459 @@
+"""Adapt the core to HA: one LookbackHub per NVR entry, one CameraHub per camera subentry.
+
+The core calls CameraHub (a PipelineListener) on the event loop; the hub keeps the state that
+entities show, fires bus events, raises and clears repair issues, and tells its entities to
+write their state. Entities never poll: stream statistics live in memory and are read on a
+timer, everything else is pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+import logging
+from pathlib import Path
+import time
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.const import CONF_NAME
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
+
+from . import repairs
+from .camera_config import GB, camera_config_from, stream_url
+from .const import (
+    CONF_CAMERA_ID,
+    CONF_STORAGE_MAX_GB,
+    CONF_STORAGE_PATH,
+    DOMAIN,
+    EVENT_CLIP_SAVED,
+    EVENT_EVENT_ENDED,
+    EVENT_EVENT_STARTED,
+    SOURCE_DOWN_REPAIR_AFTER_S,
+    STATS_REFRESH_S,
+    SUBENTRY_CAMERA,
+)
+from .core.errors import SourceErrorKind
+from .core.models import Trigger
+from .core.nvr import Nvr
+from .core.storage import ClipStore, StorageError
+from .paths import clip_media_content_id, signed_file_path
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigSubentry
+
+    from .core.errors import SourceError
+    from .core.models import CameraConfig, ClipInfo, Event, StreamStats
+    from .core.nvr import CameraPipeline
+    from .data import LookbackConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
+
+RETENTION_INTERVAL = timedelta(hours=1)
+
+type EventListener = Callable[[str, dict[str, Any]], None]
+
+
+def entity_unique_id(camera_id: str, key: str) -> str:
+    """Unique id of a camera's entity: the camera id never changes, so neither does this."""
+    return f"{camera_id}_{key}"
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+class _Listeners:
+    """Callbacks entities register to hear that state changed."""
+
+    def __init__(self) -> None:
+        self._update: list[CALLBACK_TYPE] = []
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` on every change until the returned function is called."""
+        self._update.append(update)
+        return lambda: self._update.remove(update)
+
+    @callback
+    def async_notify(self) -> None:
+        """Tell every listener to write its state."""
+        for update in list(self._update):
+            update()
+
+
+class CameraHub(_Listeners):
+    """One camera's state in HA, fed by its CameraPipeline."""
+
+    def __init__(self, hub: LookbackHub, subentry: ConfigSubentry) -> None:
+        """Read the subentry; the pipeline starts in ``async_start``."""
+        super().__init__()
+        self.hass = hub.hass
+        self._hub = hub
+        self.subentry_id = subentry.subentry_id
+        self.camera_id: str = subentry.data[CONF_CAMERA_ID]
+        self.name: str = subentry.data.get(CONF_NAME) or subentry.title
+        self.config: CameraConfig = camera_config_from(subentry.data)
+        self.stream_url = stream_url(subentry.data)
+        self.pipeline: CameraPipeline | None = None
+        self.connected = False
+        self.last_error: SourceError | None = None
+        self.recording_enabled = True
+        self.current_event: Event | None = None
+        self.last_event: Event | None = None
+        self.last_clip: ClipInfo | None = None
+        self.clips_stored = 0
+        self.bytes_stored = 0
+        self.stats: StreamStats | None = None
+        self.ring_bytes = 0
+        self._event_listeners: list[EventListener] = []
+        self._still: tuple[float, int, bytes] | None = None  # keyframe time, width, JPEG
+        self._down_timer: CALLBACK_TYPE | None = None
+        self._reported_down = False
+        self._stopped = False
+
+    # Life ------------------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Start recording into the ring (connecting happens in the demux thread)."""
+        self.pipeline = await self._hub.nvr.async_add_camera(self.config, self)
+        self._arm_down_timer()
+
+    async def async_stop(self) -> None:
+        """Cancel timers; the Nvr stops the pipeline's threads."""
+        self._stopped = True
+        self._cancel_down_timer()
+
+    @property
+    def nvr_device_id(self) -> str:
+        """Device registry id of the NVR device this camera hangs below."""
+        return self._hub.nvr_device_id
+
+    @property
+    def recording(self) -> bool:
+        """Whether an event is open (a clip is being written)."""
+        return self.current_event is not None
+
+    @callback
+    def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
+        """Hear ``event_started`` / ``clip_saved`` with their data (for the event entity)."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        for listener in list(self._event_listeners):
+            listener(event_type, data)
+
+    @property
+    def camera_entity_id(self) -> str | None:
+        """Entity id of this camera's camera entity (users may rename it)."""
+        return er.async_get(self.hass).async_get_entity_id(
+            "camera", DOMAIN, entity_unique_id(self.camera_id, "camera")
+        )
+
+    # Triggers and stills ---------------------------------------------------------------
+
+    @callback
+    def async_trigger(
+        self, trigger: Trigger, post_roll: float | None = None, pre_roll: float | None = None
+    ) -> Event | None:
+        """Start or extend an event; None when recording is switched off (logged)."""
+        if not self.recording_enabled or self.pipeline is None:
+            _LOGGER.info(
+                "%s: recording is off, %s trigger makes no clip", self.name, trigger.source
+            )
+            return None
+        return self.pipeline.trigger(trigger, post_roll, pre_roll)
+
+    @property
+    def max_pre_roll(self) -> float:
+        """The longest pre-roll a service call may ask for."""
+        return self.pipeline.max_pre_roll if self.pipeline else self.config.pre_roll
+
+    async def async_still_image(self, width: int | None = None) -> bytes | None:
+        """JPEG of the newest keyframe in the ring, decoded in an executor and cached."""
+        if self.pipeline is None:
+            return None
+        max_width = width or 1920
+        keyframe = self.pipeline.ring.latest_keyframe()
+        if keyframe is None:
+            return None
+        if self._still and self._still[:2] == (keyframe.time, max_width):
+            return self._still[2]
+        still = await self.hass.async_add_executor_job(self.pipeline.still_jpeg, max_width)
+        if still is None:
+            return None
+        self._still = (still[0], max_width, still[1])
+        return still[1]
+
+    async def async_save_snapshot(self) -> str:
+        """Store the newest keyframe as a JPEG; returns its path below the storage folder."""
+        jpeg = await self.async_still_image()
+        if jpeg is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="no_picture_yet",
+                translation_placeholders={"camera": self.name},
+            )
+        return await self.hass.async_add_executor_job(
+            self._hub.store.save_snapshot, self.camera_id, time.time(), jpeg
+        )
+
+    # PipelineListener: called on the loop ---------------------------------------------
+
+    def event_started(self, event: Event) -> None:
+        """An event opened: fire the bus event, tell the entities."""
+        self.current_event = event
+        self.last_event = event
+        data = self._event_data(event)
+        self.hass.bus.async_fire(EVENT_EVENT_STARTED, data)
+        self._emit("event_started", data)
+        self.async_notify()
+
+    def event_ended(self, event: Event) -> None:
+        """An event's post-roll ran out."""
+        if self.current_event is event:
+            self.current_event = None
+        if self._stopped:
+            return
+        self.hass.bus.async_fire(EVENT_EVENT_ENDED, self._event_data(event))
+        self.async_notify()
+
+    def clip_saved(self, clip: ClipInfo) -> None:
+        """A clip is complete: bus event with signed URLs, storage figures, retention."""
+        self.last_clip = clip
+        repairs.async_clear_write_failed(self.hass)
+        data = self._clip_data(clip)
+        self.hass.bus.async_fire(EVENT_CLIP_SAVED, data)
+        self._emit("clip_saved", data)
+        self._hub.async_schedule_housekeeping()
+        self.async_notify()
+
+    def connection_changed(self, connected: bool, error: SourceError | None) -> None:
+        """The stream came up or went down: availability, logs, repairs, reauth."""
+        if self._stopped:
+            return
+        self.connected = connected
+        self.last_error = error
+        if connected:
+            self._cancel_down_timer()
+            repairs.async_clear_source_down(self.hass, self.camera_id)
+            if self._reported_down:
+                _LOGGER.info("%s: stream is back", self.name)
+                self._reported_down = False
+        else:
+            if not self._reported_down:
+                _LOGGER.warning("%s: stream unavailable: %s", self.name, error)
+                self._reported_down = True
+            self._arm_down_timer()
+            if error is not None and error.kind is SourceErrorKind.AUTH_FAILED:
+                self._hub.async_start_reauth(self.subentry_id)
+        self.async_notify()
+
+    def write_failed(self, reason: str) -> None:
+        """A clip could not be written: a repair issue says why."""
+        repairs.async_report_write_failed(self.hass, self.name, reason)
+        self.async_notify()
+
+    # Statistics ------------------------------------------------------------------------
+
+    @callback
+    def async_refresh_stats(self) -> None:
+        """Read the stream statistics and ring size (memory only) and push them."""
+        if self.pipeline is None:
+            return
+        stats, ring_bytes = self.pipeline.stats, self.pipeline.ring.bytes
+        if (stats, ring_bytes) != (self.stats, self.ring_bytes):
+            self.stats, self.ring_bytes = stats, ring_bytes
+            self.async_notify()
+
+    @callback
+    def async_set_stored(self, clips: int, size: int) -> None:
+        """Clips and bytes this camera has in storage."""
+        if (clips, size) != (self.clips_stored, self.bytes_stored):
+            self.clips_stored, self.bytes_stored = clips, size
+            self.async_notify()
+
+    # Source down for long: a repair ---------------------------------------------------
+
+    def _arm_down_timer(self) -> None:
+        if self._down_timer is None and not self.connected:
+            self._down_timer = async_call_later(
+                self.hass, SOURCE_DOWN_REPAIR_AFTER_S, self._report_down
+            )
+
+    def _cancel_down_timer(self) -> None:
+        if self._down_timer is not None:
+            self._down_timer()
+            self._down_timer = None
+
+    @callback
+    def _report_down(self, _now: datetime) -> None:
+        self._down_timer = None
+        if not self.connected:
+            reason = str(self.last_error) if self.last_error else "no answer"
+            repairs.async_report_source_down(self.hass, self.camera_id, self.name, reason)
+
+    # Bus event data --------------------------------------------------------------------
+
+    def _event_data(self, event: Event) -> dict[str, Any]:
+        return {
+            "camera_entity_id": self.camera_entity_id,
+            "camera_id": self.camera_id,
+            "camera_name": self.name,
+            "event_id": event.event_id,
+            "start_time": _iso(event.first_trigger_time),
+            "pre_roll": event.pre_roll,
+            "triggers": [trigger.as_dict() for trigger in event.triggers],
+            "labels": event.labels,
+            "media_content_id": clip_media_content_id(self.camera_id, event.event_id),
+        }
+
+    def _clip_data(self, clip: ClipInfo) -> dict[str, Any]:
+        event = clip.event
+        return {
+            "camera_entity_id": self.camera_entity_id,
+            "camera_id": self.camera_id,
+            "camera_name": self.name,
+            "event_id": clip.event_id,
+            "clip_id": clip.clip_id,
+            "part": clip.part,
+            "start_time": _iso(clip.start_time),
+            "end_time": _iso(clip.end_time),
+            "trigger_time": _iso(clip.trigger_time),
+            "duration": round(clip.duration, 3),
+            "size": clip.size,
+            "triggers": event.get("triggers", []),
+            "labels": event.get("labels", {}),
+            "media_content_id": clip_media_content_id(self.camera_id, clip.clip_id),
+            "clip_url": signed_file_path(self.hass, clip.path),
+            "thumbnail_url": signed_file_path(self.hass, clip.thumbnail)
+            if clip.thumbnail
+            else None,
+        }
+
+
+class LookbackHub(_Listeners):
+    """The NVR entry's runtime: the clip store, the Nvr, every camera, storage figures."""
+
+    def __init__(self, hass: HomeAssistant, entry: LookbackConfigEntry) -> None:
+        """Build the store and Nvr from the entry; nothing runs before ``async_start``."""
+        super().__init__()
+        self.hass = hass
+        self.entry = entry
+        root = Path(entry.data[CONF_STORAGE_PATH])
+        cap_gb = float(entry.data.get(CONF_STORAGE_MAX_GB) or 0)
+        self.store = ClipStore(root, round(cap_gb * GB) or None)
+        self.nvr = Nvr(self.store, hass.loop)
+        self.cameras: dict[str, CameraHub] = {}
+        self.nvr_device_id = ""  # set by async_setup_entry once the device is registered
+        self.storage_used: int | None = None
+        self.storage_free: int | None = None
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._housekeeping_pending = False
+        self._reauth_started: set[str] = set()
+
+    async def async_start(self) -> None:
+        """Check storage, finish what a crash left, start every camera.
+
+        A storage folder that cannot be written makes setup retry later (and a repair issue
+        explains it); nothing recorded so far is touched.
+        """
+        try:
+            await self.nvr.async_prepare()
+        except StorageError as err:
+            repairs.async_report_storage_not_writable(self.hass, str(self.store.root), str(err))
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="storage_not_writable",
+                translation_placeholders={"path": str(self.store.root), "error": str(err)},
+            ) from err
+        repairs.async_clear_storage_not_writable(self.hass)
+        for subentry in self.entry.subentries.values():
+            if subentry.subentry_type == SUBENTRY_CAMERA:
+                camera = CameraHub(self, subentry)
+                self.cameras[camera.camera_id] = camera
+        for camera in self.cameras.values():
+            await camera.async_start()
+        self._unsubscribe += [
+            async_track_time_interval(
+                self.hass, self._refresh_stats, timedelta(seconds=STATS_REFRESH_S)
+            ),
+            async_track_time_interval(self.hass, self._retention_tick, RETENTION_INTERVAL),
+        ]
+        await self.async_housekeeping()
+
+    async def async_stop(self) -> None:
+        """Stop timers, every camera and every thread (ends open events, closes clips)."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        for camera in self.cameras.values():
+            await camera.async_stop()
+        await self.nvr.async_stop()
+
+    def camera_by_subentry(self, subentry_id: str) -> CameraHub | None:
+        """The camera of a subentry."""
+        return next((c for c in self.cameras.values() if c.subentry_id == subentry_id), None)
+
+    @callback
+    def async_start_reauth(self, subentry_id: str) -> None:
+        """Ask the user for new credentials of one camera (once per run)."""
+        if subentry_id in self._reauth_started:
+            return
+        self._reauth_started.add(subentry_id)
+        from .config_flow import async_start_camera_reauth  # placeholder
+
+        async_start_camera_reauth(self.hass, self.entry, subentry_id)
+
+    # Storage figures and retention -----------------------------------------------------
+
+    @callback
+    def async_schedule_housekeeping(self) -> None:
+        """Apply retention and refresh storage figures soon (coalesces bursts of clips)."""
+        if self._housekeeping_pending:
+            return
+        self._housekeeping_pending = True
+        self.entry.async_create_background_task(
+            self.hass, self.async_housekeeping(), "lookback housekeeping"
+        )
+
+    async def async_housekeeping(self) -> None:
+        """Apply age and size limits, then recount what is stored."""
+        self._housekeeping_pending = False
+        removed = await self.nvr.async_enforce_retention()
+        if removed:
+            _LOGGER.debug("retention removed %d clips", len(removed))
+        await self.async_refresh_storage()
+
+    async def async_refresh_storage(self) -> None:
+        """Recount bytes stored (per camera and in all) and free space (file I/O: executor)."""
+        figures = await self.hass.async_add_executor_job(self._storage_figures)
+        per_camera, used, free = figures
+        for camera_id, (clips, size) in per_camera.items():
+            if camera := self.cameras.get(camera_id):
+                camera.async_set_stored(clips, size)
+        if (used, free) != (self.storage_used, self.storage_free):
+            self.storage_used, self.storage_free = used, free
+            self.async_notify()
+
+    def _storage_figures(self) -> tuple[dict[str, tuple[int, int]], int, int | None]:
+        per_camera = {
+            camera_id: (len(self.store.clips(camera_id)), self.store.bytes_used(camera_id))
+            for camera_id in self.cameras
+        }
+        try:
+            free: int | None = self.store.disk_usage().free
+        except OSError:
+            free = None
+        return per_camera, self.store.bytes_used(), free
+
+    async def _retention_tick(self, _now: datetime) -> None:
+        await self.async_housekeeping()
+
+    @callback
+    def _refresh_stats(self, _now: datetime) -> None:
+        for camera in self.cameras.values():
+            camera.async_refresh_stats()

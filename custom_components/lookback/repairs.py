@@ -1,0 +1,78 @@
+"""Repair issues: what the user must fix outside Lookback (storage, unreachable cameras).
+
+None is fixable from a repair flow: the fix is a disk, a folder's permissions or a camera.
+Each issue is cleared by the code path that sees the problem gone.
+"""
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN
+
+ISSUE_STORAGE_NOT_WRITABLE = "storage_not_writable"
+ISSUE_WRITE_FAILED = "write_failed"
+ISSUE_SOURCE_DOWN = "source_down"
+
+
+@callback
+def async_report_storage_not_writable(hass: HomeAssistant, path: str, error: str) -> None:
+    """The storage folder cannot be written; setup retries until it can."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_STORAGE_NOT_WRITABLE,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_STORAGE_NOT_WRITABLE,
+        translation_placeholders={"path": path, "error": error},
+    )
+
+
+@callback
+def async_clear_storage_not_writable(hass: HomeAssistant) -> None:
+    """The storage folder works again."""
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_STORAGE_NOT_WRITABLE)
+
+
+@callback
+def async_report_write_failed(hass: HomeAssistant, camera: str, reason: str) -> None:
+    """A clip could not be written (disk full, I/O error); what was written is kept."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_WRITE_FAILED,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_WRITE_FAILED,
+        translation_placeholders={"camera": camera, "reason": reason},
+    )
+
+
+@callback
+def async_clear_write_failed(hass: HomeAssistant) -> None:
+    """A clip was written again."""
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_WRITE_FAILED)
+
+
+def _source_down_id(camera_id: str) -> str:
+    return f"{ISSUE_SOURCE_DOWN}_{camera_id}"
+
+
+@callback
+def async_report_source_down(hass: HomeAssistant, camera_id: str, camera: str, reason: str) -> None:
+    """A camera's stream has been down for minutes."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        _source_down_id(camera_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_SOURCE_DOWN,
+        translation_placeholders={"camera": camera, "reason": reason},
+    )
+
+
+@callback
+def async_clear_source_down(hass: HomeAssistant, camera_id: str) -> None:
+    """The camera's stream is up."""
+    ir.async_delete_issue(hass, DOMAIN, _source_down_id(camera_id))

@@ -1,0 +1,207 @@
+"""Sensor platform: stream figures, pre-roll memory, events and storage per camera and NVR."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, UnitOfDataRate, UnitOfInformation, UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .data import LookbackConfigEntry
+from .entity import LookbackCameraEntity, LookbackNvrEntity
+from .hub import CameraHub, LookbackHub
+
+PARALLEL_UPDATES = 0  # pushed by the hub
+
+type SensorValue = StateType | datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraSensorDescription(SensorEntityDescription):
+    """How a sensor reads its camera."""
+
+    value_fn: Callable[[CameraHub], SensorValue]
+    follows_stream: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class NvrSensorDescription(SensorEntityDescription):
+    """How a sensor reads the NVR."""
+
+    value_fn: Callable[[LookbackHub], SensorValue]
+
+
+def _stat[T](read: Callable[..., T | None]) -> Callable[[CameraHub], T | None]:
+    """Read a StreamStats field; None before the first statistics."""
+    return lambda camera: read(camera.stats) if camera.stats else None
+
+
+def _kbps(camera: CameraHub) -> float | None:
+    bitrate = camera.stats.bitrate_bps if camera.stats else None
+    return None if bitrate is None else round(bitrate / 1000, 1)
+
+
+def _last_event(camera: CameraHub) -> datetime | None:
+    event = camera.last_event
+    return None if event is None else datetime.fromtimestamp(event.first_trigger_time, UTC)
+
+
+CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
+    CameraSensorDescription(
+        key="fps",
+        translation_key="fps",
+        native_unit_of_measurement="fps",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_stat(lambda stats: stats.fps),
+    ),
+    CameraSensorDescription(
+        key="bitrate",
+        translation_key="bitrate",
+        device_class=SensorDeviceClass.DATA_RATE,
+        native_unit_of_measurement=UnitOfDataRate.KILOBITS_PER_SECOND,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_kbps,
+    ),
+    CameraSensorDescription(
+        key="keyframe_interval",
+        translation_key="keyframe_interval",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_stat(lambda stats: stats.keyframe_interval_s),
+    ),
+    CameraSensorDescription(
+        key="pre_roll_memory",
+        translation_key="pre_roll_memory",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.MEBIBYTES,
+        suggested_display_precision=1,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda camera: camera.ring_bytes,
+    ),
+    CameraSensorDescription(
+        key="reconnects",
+        translation_key="reconnects",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_stat(lambda stats: stats.reconnects),
+        follows_stream=False,
+    ),
+    CameraSensorDescription(
+        key="last_event",
+        translation_key="last_event",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_last_event,
+        follows_stream=False,
+    ),
+    CameraSensorDescription(
+        key="clips_stored",
+        translation_key="clips_stored",
+        native_unit_of_measurement="clips",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda camera: camera.clips_stored,
+        follows_stream=False,
+    ),
+    CameraSensorDescription(
+        key="bytes_stored",
+        translation_key="bytes_stored",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.GIGABYTES,
+        suggested_display_precision=2,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda camera: camera.bytes_stored,
+        follows_stream=False,
+    ),
+)
+
+NVR_SENSORS: tuple[NvrSensorDescription, ...] = (
+    NvrSensorDescription(
+        key="storage_used",
+        translation_key="storage_used",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.GIGABYTES,
+        suggested_display_precision=2,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda hub: hub.storage_used,
+    ),
+    NvrSensorDescription(
+        key="storage_free",
+        translation_key="storage_free",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.GIGABYTES,
+        suggested_display_precision=1,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda hub: hub.storage_free,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: LookbackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """The NVR's storage sensors and every camera's sensors."""
+    del hass
+    hub = entry.runtime_data.hub
+    async_add_entities([NvrSensor(hub, description) for description in NVR_SENSORS])
+    for camera in hub.cameras.values():
+        async_add_entities(
+            [CameraSensor(camera, description) for description in CAMERA_SENSORS],
+            config_subentry_id=camera.subentry_id,
+        )
+
+
+class CameraSensor(LookbackCameraEntity, SensorEntity):
+    """A sensor of one camera."""
+
+    entity_description: CameraSensorDescription
+
+    def __init__(self, camera: CameraHub, description: CameraSensorDescription) -> None:
+        """Attach to the camera."""
+        super().__init__(camera, description)
+        self._follows_stream = description.follows_stream
+
+    @property
+    @override
+    def native_value(self) -> SensorValue:
+        """The figure now."""
+        return self.entity_description.value_fn(self.camera)
+
+
+class NvrSensor(LookbackNvrEntity, SensorEntity):
+    """A storage sensor of the NVR."""
+
+    entity_description: NvrSensorDescription
+
+    def __init__(self, hub: LookbackHub, description: NvrSensorDescription) -> None:
+        """Attach to the NVR device."""
+        super().__init__(hub, description)
+
+    @property
+    @override
+    def native_value(self) -> SensorValue:
+        """The figure now."""
+        return self.entity_description.value_fn(self.hub)

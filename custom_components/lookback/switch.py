@@ -1,0 +1,69 @@
+"""Switch platform: recording enabled per camera (off: triggers are logged, no clip is made)."""
+
+from __future__ import annotations
+
+from typing import Any, override
+
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import STATE_OFF, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
+
+from .data import LookbackConfigEntry
+from .entity import LookbackCameraEntity
+from .hub import CameraHub
+
+PARALLEL_UPDATES = 0
+
+RECORDING_ENABLED = SwitchEntityDescription(
+    key="recording_enabled",
+    translation_key="recording_enabled",
+    entity_category=EntityCategory.CONFIG,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: LookbackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """One recording switch per camera."""
+    del hass
+    for camera in entry.runtime_data.hub.cameras.values():
+        async_add_entities([RecordingSwitch(camera)], config_subentry_id=camera.subentry_id)
+
+
+class RecordingSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
+    """Whether triggers of this camera make clips; survives restarts."""
+
+    _follows_stream = False  # it can be switched while the camera is down
+
+    def __init__(self, camera: CameraHub) -> None:
+        """Attach to the camera."""
+        super().__init__(camera, RECORDING_ENABLED)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Restore the last choice (on by default)."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is not None:
+            self.camera.recording_enabled = last.state != STATE_OFF
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Whether recording is enabled."""
+        return self.camera.recording_enabled
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Let triggers make clips again."""
+        self.camera.recording_enabled = True
+        self.async_write_ha_state()
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Log triggers without making clips (an open clip still ends normally)."""
+        self.camera.recording_enabled = False
+        self.async_write_ha_state()
