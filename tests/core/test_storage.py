@@ -226,7 +226,12 @@ def test_snapshots_are_stored_listed_and_expire_by_age(tmp_path: Path) -> None:
     now = time.time()
     old = store.save_snapshot("cam", now - 3 * DAY, b"\xff\xd8old")
     new = store.save_snapshot("cam", now, b"\xff\xd8new")
-    assert old.startswith("cam/snapshots/") and old.endswith(".jpg")
+    assert old.startswith("cam/snapshots/")
+    assert old.endswith(".jpg")
+    same_second = store.save_snapshot("cam", now, b"\xff\xd8again")
+    assert same_second != new  # nothing overwritten
+    assert (tmp_path / new).read_bytes() == b"\xff\xd8new"
+    (tmp_path / same_second).unlink()
     assert store.snapshots("cam") == sorted([old, new])
     assert store.snapshots("../etc") == []
     with pytest.raises(ValueError, match="safe folder"):

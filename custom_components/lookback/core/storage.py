@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -190,14 +191,19 @@ class ClipStore:
     # Snapshots ---------------------------------------------------------------------------
 
     def save_snapshot(self, camera_id: str, when: float, jpeg: bytes) -> str:
-        """Store a still as ``<camera>/snapshots/<day>/<HH-MM-SS>.jpg``; returns its path."""
+        """Store a still as ``<camera>/snapshots/<day>/<HH-MM-SS>[_N].jpg``; returns its path."""
         if not SAFE_ID.match(camera_id):
             msg = f"camera id {camera_id!r} is not a safe folder name"
             raise ValueError(msg)
         local = datetime.fromtimestamp(when).astimezone()
         folder = self.root / camera_id / SNAPSHOT_DIR / local.strftime("%Y-%m-%d")
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{local.strftime('%H-%M-%S')}.jpg"
+        stem = local.strftime("%H-%M-%S")
+        path = folder / f"{stem}.jpg"
+        for number in itertools.count(2):  # two snapshots in one second: keep both
+            if not path.exists():
+                break
+            path = folder / f"{stem}_{number}.jpg"
         path.write_bytes(jpeg)
         return self._relative(path)
 
