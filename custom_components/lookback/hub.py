@@ -23,6 +23,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 
 from . import repairs
 from .camera_config import GB, camera_config_from, stream_url
+from .config_flow import async_start_camera_reauth
 from .const import (
     CONF_CAMERA_ID,
     CONF_STORAGE_MAX_GB,
@@ -404,7 +405,6 @@ class LookbackHub(_Listeners):
         if subentry_id in self._reauth_started:
             return
         self._reauth_started.add(subentry_id)
-        from .config_flow import async_start_camera_reauth  # placeholder
 
         async_start_camera_reauth(self.hass, self.entry, subentry_id)
 
