@@ -113,8 +113,11 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(root: Path) -> ClipStore:
-    """A store to write clips with before the NVR starts (which indexes them)."""
-    return ClipStore(root)
+    """A store to write clips with before the NVR starts (which indexes them).
+
+    Named in HA's zone like the hub's own store, not in the process's zone (often UTC).
+    """
+    return ClipStore(root, tz=BERLIN)
 
 
 @pytest.fixture(autouse=True)

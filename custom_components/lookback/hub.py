@@ -20,6 +20,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.util import dt as dt_util
 
 from . import repairs
 from .camera_config import GB, camera_config_from, stream_url
@@ -346,7 +347,8 @@ class LookbackHub(_Listeners):
         self.entry = entry
         root = Path(entry.data[CONF_STORAGE_PATH])
         cap_gb = float(entry.data.get(CONF_STORAGE_MAX_GB) or 0)
-        self.store = ClipStore(root, round(cap_gb * GB) or None)
+        # Folders and names in HA's time zone, as the media browser shows them.
+        self.store = ClipStore(root, round(cap_gb * GB) or None, dt_util.get_default_time_zone())
         self.nvr = Nvr(self.store, hass.loop)
         self.cameras: dict[str, CameraHub] = {}
         self.nvr_device_id = ""  # set by async_setup_entry once the device is registered

@@ -245,8 +245,7 @@ class _Snapshot:
 def _parse_snapshot(relative: str) -> _Snapshot | None:
     """The snapshot at ``relative``, or None when the name is not one ``save_snapshot`` makes.
 
-    ``save_snapshot`` names files in the system's local time, which need not be HA's time
-    zone: the name is read back in the former and shown in the latter, like clip times.
+    The hub's store names files in HA's time zone, so the name is read back in it.
     """
     match = SNAPSHOT_FILE.match(_snapshot_name(relative))
     if match is None:
@@ -256,7 +255,7 @@ def _parse_snapshot(relative: str) -> _Snapshot | None:
         named = datetime.fromisoformat(f"{day}T{hours}:{minutes}:{seconds}")
     except ValueError:  # a name of the right shape, but no time (month 13)
         return None
-    return _Snapshot(relative, dt_util.as_local(named.astimezone()))
+    return _Snapshot(relative, named.replace(tzinfo=dt_util.get_default_time_zone()))
 
 
 # The media source -------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 import json
 import os
 from pathlib import Path
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -254,3 +256,13 @@ def test_clip_lookup_and_disk_usage(tmp_path: Path) -> None:
     assert store.clip("other", "c1") is None
     assert store.clip("cam", "nope") is None
     assert store.disk_usage().free > 0
+
+
+def test_folders_are_named_in_the_stores_time_zone(tmp_path: Path) -> None:
+    # 2026-11-21 20:00 UTC is already the 22nd at UTC+14: the user's zone decides the day.
+    when = datetime(2026, 11, 21, 20, 0, tzinfo=UTC).timestamp()
+    store = ClipStore(tmp_path, tz=ZoneInfo("Pacific/Kiritimati"))
+    assert store.paths_for("cam", "c1", when).mp4.parent.name == "2026-11-22"
+    assert store.save_snapshot("cam", when, b"x") == "cam/snapshots/2026-11-22/10-00-00.jpg"
+    utc = ClipStore(tmp_path / "utc", tz=UTC)
+    assert utc.paths_for("cam", "c1", when).mp4.name.startswith("20-00-00_")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 import itertools
 import json
 import logging
@@ -75,9 +75,16 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 class ClipStore:
     """Thread-safe store of finished clips for all cameras of one NVR."""
 
-    def __init__(self, root: Path, max_total_bytes: int | None = None) -> None:
-        """Use ``root`` (created if missing) with an optional cap on all cameras together."""
+    def __init__(
+        self, root: Path, max_total_bytes: int | None = None, tz: tzinfo | None = None
+    ) -> None:
+        """Use ``root`` (created if missing) with an optional cap on all cameras together.
+
+        ``tz`` names day folders and files (the user's zone, which need not be the system's;
+        None: the system's).
+        """
         self.root = root
+        self.tz = tz
         self.max_total_bytes = max_total_bytes
         self._limits: dict[str, RetentionLimits] = {}
         self._clips: dict[str, ClipInfo] = {}  # by sidecar path relative to root
@@ -106,7 +113,7 @@ class ClipStore:
         if not SAFE_ID.match(camera_id):
             msg = f"camera id {camera_id!r} is not a safe folder name"
             raise ValueError(msg)
-        local = datetime.fromtimestamp(start_time).astimezone()
+        local = datetime.fromtimestamp(start_time, self.tz).astimezone(self.tz)
         folder = self.root / camera_id / local.strftime("%Y-%m-%d")
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{local.strftime('%H-%M-%S')}_{clip_id}"
@@ -195,7 +202,7 @@ class ClipStore:
         if not SAFE_ID.match(camera_id):
             msg = f"camera id {camera_id!r} is not a safe folder name"
             raise ValueError(msg)
-        local = datetime.fromtimestamp(when).astimezone()
+        local = datetime.fromtimestamp(when, self.tz).astimezone(self.tz)
         folder = self.root / camera_id / SNAPSHOT_DIR / local.strftime("%Y-%m-%d")
         folder.mkdir(parents=True, exist_ok=True)
         stem = local.strftime("%H-%M-%S")
