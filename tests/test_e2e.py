@@ -41,7 +41,7 @@ async def _browse(hass: HomeAssistant, media_content_id: str) -> list[Any]:
 
 def _decode(body: bytes) -> tuple[int, bool, float]:
     """Frames, whether the first is a keyframe, and the video's duration in seconds."""
-    with av.open(io.BytesIO(body)) as container:
+    with av.open(io.BytesIO(body), mode="r") as container:
         stream = container.streams.video[0]
         frames = list(container.decode(stream))
     first, last = frames[0], frames[-1]
@@ -83,11 +83,11 @@ async def test_flow_save_clip_browse_and_play(
     assert entry.state is ConfigEntryState.LOADED
 
     # 2. A camera, probed and confirmed; adding it reloads the entry with the camera running.
-    result = await hass.config_entries.subentries.async_init(
+    camera_flow = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_CAMERA), context={"source": SOURCE_USER}
     )
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
+    camera_flow = await hass.config_entries.subentries.async_configure(
+        camera_flow["flow_id"],
         {
             "name": "Front door",
             "url": sim.url,
@@ -99,10 +99,12 @@ async def test_flow_save_clip_browse_and_play(
             "retention_gb": 0,
         },
     )
-    assert result["step_id"] == "confirm"
-    assert result["description_placeholders"]["resolution"] == "640x360"
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert camera_flow["step_id"] == "confirm"
+    found = camera_flow["description_placeholders"]
+    assert found is not None
+    assert found["resolution"] == "640x360"
+    camera_flow = await hass.config_entries.subentries.async_configure(camera_flow["flow_id"], {})
+    assert camera_flow["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     camera = entry.runtime_data.hub.cameras["front_door"]

@@ -10,18 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.lookback.const import DOMAIN, NAME
 from custom_components.lookback.data import LookbackData
 from custom_components.lookback.repairs import ISSUE_STORAGE_NOT_WRITABLE
-
-
-def nvr_data(storage: Path) -> dict[str, object]:
-    return {
-        "storage_path": str(storage),
-        "storage_max_gb": 0,
-        "pre_roll": 5,
-        "post_roll": 10,
-        "smtp_enabled": False,
-        "smtp_host": "0.0.0.0",
-        "smtp_port": 2525,
-    }
+from tests.ha_helpers import nvr_entry_data
 
 
 def _state(hass: HomeAssistant, entry_id: str) -> ConfigEntryState:
@@ -32,7 +21,7 @@ def _state(hass: HomeAssistant, entry_id: str) -> ConfigEntryState:
 
 
 async def test_setup_and_unload_entry(hass: HomeAssistant, tmp_path: Path) -> None:
-    entry = MockConfigEntry(domain=DOMAIN, title=NAME, data=nvr_data(tmp_path / "clips"))
+    entry = MockConfigEntry(domain=DOMAIN, title=NAME, data=nvr_entry_data(tmp_path / "clips"))
     entry.add_to_hass(hass)
 
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -63,7 +52,7 @@ async def test_unwritable_storage_retries_with_a_repair_issue(
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    entry = MockConfigEntry(domain=DOMAIN, title=NAME, data=nvr_data(blocker / "clips"))
+    entry = MockConfigEntry(domain=DOMAIN, title=NAME, data=nvr_entry_data(blocker / "clips"))
     entry.add_to_hass(hass)
 
     assert not await hass.config_entries.async_setup(entry.entry_id)

@@ -41,6 +41,7 @@ from custom_components.lookback.media_source import (
     snapshot_identifier,
 )
 from custom_components.lookback.paths import file_path
+from tests.ha_helpers import nvr_entry_data
 from tests.sim.media import ClipFactory
 
 ZONE = "Europe/Berlin"  # HA's zone in these tests; the process runs in its own (often UTC)
@@ -130,15 +131,7 @@ async def start(hass: HomeAssistant, root: Path, cameras: dict[str, str]) -> Loo
     assert await async_setup_component(hass, "media_source", {})
     entry = MockConfigEntry(
         domain=DOMAIN,
-        data={
-            "storage_path": str(root),
-            "storage_max_gb": 0,
-            "pre_roll": 5,
-            "post_roll": 10,
-            "smtp_enabled": False,
-            "smtp_host": "0.0.0.0",
-            "smtp_port": 2525,
-        },
+        data=nvr_entry_data(root),
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

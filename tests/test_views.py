@@ -30,6 +30,7 @@ from custom_components.lookback.core.models import ClipInfo
 from custom_components.lookback.core.storage import ClipStore
 from custom_components.lookback.paths import file_path, signed_file_path
 from custom_components.lookback.views import servable_file
+from tests.ha_helpers import nvr_entry_data
 from tests.sim.media import Clip, ClipFactory
 
 SECRET = b"outside the storage folder"
@@ -91,15 +92,7 @@ def secret(tmp_path: Path) -> Path:
 def nvr_entry(root: Path) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
-        data={
-            "storage_path": str(root),
-            "storage_max_gb": 0,
-            "pre_roll": 5,
-            "post_roll": 10,
-            "smtp_enabled": False,
-            "smtp_host": "0.0.0.0",
-            "smtp_port": 2525,
-        },
+        data=nvr_entry_data(root),
     )
 
 

@@ -13,7 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import LookbackConfigEntry
-from .entity import LookbackCameraEntity
+from .entity import LookbackCameraEntity, add_camera_entities
 from .hub import CameraHub
 
 PARALLEL_UPDATES = 0  # pushed by the hub
@@ -77,11 +77,11 @@ async def async_setup_entry(
 ) -> None:
     """The binary sensors of every camera."""
     del hass
-    for camera in entry.runtime_data.hub.cameras.values():
-        async_add_entities(
-            [LookbackBinarySensor(camera, description) for description in BINARY_SENSORS],
-            config_subentry_id=camera.subentry_id,
-        )
+    add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda camera: (LookbackBinarySensor(camera, d) for d in BINARY_SENSORS),
+    )
 
 
 class LookbackBinarySensor(LookbackCameraEntity, BinarySensorEntity):

@@ -11,7 +11,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import LookbackConfigEntry
-from .entity import LookbackCameraEntity
+from .entity import LookbackCameraEntity, add_camera_entities
 from .hub import CameraHub
 
 PARALLEL_UPDATES = 0  # nothing is polled: stills come from memory
@@ -26,8 +26,7 @@ async def async_setup_entry(
 ) -> None:
     """One camera entity per camera subentry."""
     del hass
-    for camera in entry.runtime_data.hub.cameras.values():
-        async_add_entities([LookbackCamera(camera)], config_subentry_id=camera.subentry_id)
+    add_camera_entities(entry, async_add_entities, lambda camera: [LookbackCamera(camera)])
 
 
 class LookbackCamera(LookbackCameraEntity, Camera):

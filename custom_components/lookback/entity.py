@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN, NAME
 from .hub import CameraHub, LookbackHub, entity_unique_id
+
+if TYPE_CHECKING:
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .data import LookbackConfigEntry
+
+
+def add_camera_entities(
+    entry: LookbackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities_of: Callable[[CameraHub], Iterable[Entity]],
+) -> None:
+    """Add each camera's entities to its own subentry (so removing a camera removes them)."""
+    for camera in entry.runtime_data.hub.cameras.values():
+        async_add_entities(list(entities_of(camera)), config_subentry_id=camera.subentry_id)
 
 
 def nvr_device_info(hub: LookbackHub) -> DeviceInfo:

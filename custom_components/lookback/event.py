@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import LookbackConfigEntry
-from .entity import LookbackCameraEntity
+from .entity import LookbackCameraEntity, add_camera_entities
 from .hub import CameraHub
 
 PARALLEL_UPDATES = 0
@@ -28,8 +28,7 @@ async def async_setup_entry(
 ) -> None:
     """One event entity per camera."""
     del hass
-    for camera in entry.runtime_data.hub.cameras.values():
-        async_add_entities([CameraEventEntity(camera)], config_subentry_id=camera.subentry_id)
+    add_camera_entities(entry, async_add_entities, lambda camera: [CameraEventEntity(camera)])
 
 
 class CameraEventEntity(LookbackCameraEntity, EventEntity):

@@ -14,17 +14,33 @@ ISSUE_WRITE_FAILED = "write_failed"
 ISSUE_SOURCE_DOWN = "source_down"
 
 
-@callback
-def async_report_storage_not_writable(hass: HomeAssistant, path: str, error: str) -> None:
-    """The storage folder cannot be written; setup retries until it can."""
+def _create(
+    hass: HomeAssistant,
+    issue_id: str,
+    translation_key: str,
+    severity: ir.IssueSeverity,
+    placeholders: dict[str, str],
+) -> None:
     ir.async_create_issue(
         hass,
         DOMAIN,
-        ISSUE_STORAGE_NOT_WRITABLE,
+        issue_id,
         is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=ISSUE_STORAGE_NOT_WRITABLE,
-        translation_placeholders={"path": path, "error": error},
+        severity=severity,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_report_storage_not_writable(hass: HomeAssistant, path: str, error: str) -> None:
+    """The storage folder cannot be written; setup retries until it can."""
+    _create(
+        hass,
+        ISSUE_STORAGE_NOT_WRITABLE,
+        ISSUE_STORAGE_NOT_WRITABLE,
+        ir.IssueSeverity.ERROR,
+        {"path": path, "error": error},
     )
 
 
@@ -37,14 +53,12 @@ def async_clear_storage_not_writable(hass: HomeAssistant) -> None:
 @callback
 def async_report_write_failed(hass: HomeAssistant, camera: str, reason: str) -> None:
     """A clip could not be written (disk full, I/O error); what was written is kept."""
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
         ISSUE_WRITE_FAILED,
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=ISSUE_WRITE_FAILED,
-        translation_placeholders={"camera": camera, "reason": reason},
+        ISSUE_WRITE_FAILED,
+        ir.IssueSeverity.ERROR,
+        {"camera": camera, "reason": reason},
     )
 
 
@@ -61,14 +75,12 @@ def _source_down_id(camera_id: str) -> str:
 @callback
 def async_report_source_down(hass: HomeAssistant, camera_id: str, camera: str, reason: str) -> None:
     """A camera's stream has been down for minutes."""
-    ir.async_create_issue(
+    _create(
         hass,
-        DOMAIN,
         _source_down_id(camera_id),
-        is_fixable=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_SOURCE_DOWN,
-        translation_placeholders={"camera": camera, "reason": reason},
+        ISSUE_SOURCE_DOWN,
+        ir.IssueSeverity.WARNING,
+        {"camera": camera, "reason": reason},
     )
 
 

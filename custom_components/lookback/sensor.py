@@ -19,7 +19,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .data import LookbackConfigEntry
-from .entity import LookbackCameraEntity, LookbackNvrEntity
+from .entity import LookbackCameraEntity, LookbackNvrEntity, add_camera_entities
 from .hub import CameraHub, LookbackHub
 
 PARALLEL_UPDATES = 0  # pushed by the hub
@@ -167,11 +167,9 @@ async def async_setup_entry(
     del hass
     hub = entry.runtime_data.hub
     async_add_entities([NvrSensor(hub, description) for description in NVR_SENSORS])
-    for camera in hub.cameras.values():
-        async_add_entities(
-            [CameraSensor(camera, description) for description in CAMERA_SENSORS],
-            config_subentry_id=camera.subentry_id,
-        )
+    add_camera_entities(
+        entry, async_add_entities, lambda camera: (CameraSensor(camera, d) for d in CAMERA_SENSORS)
+    )
 
 
 class CameraSensor(LookbackCameraEntity, SensorEntity):

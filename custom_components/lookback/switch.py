@@ -11,7 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .data import LookbackConfigEntry
-from .entity import LookbackCameraEntity
+from .entity import LookbackCameraEntity, add_camera_entities
 from .hub import CameraHub
 
 PARALLEL_UPDATES = 0
@@ -30,8 +30,7 @@ async def async_setup_entry(
 ) -> None:
     """One recording switch per camera."""
     del hass
-    for camera in entry.runtime_data.hub.cameras.values():
-        async_add_entities([RecordingSwitch(camera)], config_subentry_id=camera.subentry_id)
+    add_camera_entities(entry, async_add_entities, lambda camera: [RecordingSwitch(camera)])
 
 
 class RecordingSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
