@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 import io
 from pathlib import Path
+import threading
 import time
 
 from homeassistant.components.camera import async_get_image, async_get_stream_source
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant, State
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 from PIL import Image
@@ -188,6 +190,12 @@ async def test_camera_down_goes_unavailable_then_repair_then_recovers(
     assert state(hass, CAMERA).state == STATE_UNAVAILABLE
     assert state(hass, "sensor.front_frame_rate").state == STATE_UNAVAILABLE
     assert state(hass, "switch.front_recording_enabled").state == STATE_ON
+    # The ring forgot the video from before the outage: no stale "pre-roll" for a new event.
+    assert camera.pipeline is not None
+    assert camera.pipeline.ring.latest_keyframe() is None
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(DOMAIN, "save_clip", {"entity_id": CAMERA}, blocking=True)
+    assert raised.value.translation_key == "camera_unavailable"
 
     issues = ir.async_get(hass)
     assert issues.async_get_issue(DOMAIN, f"{ISSUE_SOURCE_DOWN}_front") is None
@@ -210,7 +218,7 @@ async def test_write_failure_raises_a_repair_that_the_next_clip_clears(
 ) -> None:
     _sim, camera = front
     camera.write_failed("No space left on device")  # the core's call, as from the writer
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_WRITE_FAILED)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"{ISSUE_WRITE_FAILED}_front")
     assert issue is not None
     assert issue.translation_placeholders == {
         "camera": "Front",
@@ -219,7 +227,7 @@ async def test_write_failure_raises_a_repair_that_the_next_clip_clears(
     saved = async_next_bus_event(hass, EVENT_CLIP_SAVED)
     camera.async_trigger(Trigger("front", "test", time.time()), post_roll=0.5)
     await async_wait_for(saved, "clip saved")
-    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_WRITE_FAILED) is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{ISSUE_WRITE_FAILED}_front") is None
 
 
 async def test_wrong_password_starts_reauth_once(
@@ -243,3 +251,29 @@ async def test_wrong_password_starts_reauth_once(
     assert len(reauth) == 1
     assert "wrong" not in str(camera.last_error)  # credentials never reach logs or states
     await async_unload_lookback(hass, entry)
+
+
+async def test_shutdown_closes_the_open_clip(
+    hass: HomeAssistant, front: tuple[SimulatedCamera, CameraHub]
+) -> None:
+    # HA does not unload entries when it stops: the open clip must still be finished.
+    _sim, camera = front
+    saved = async_next_bus_event(hass, EVENT_CLIP_SAVED)
+    event = camera.async_trigger(Trigger("front", "test", time.time()), post_roll=600)
+    assert event is not None
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    clip = (await async_wait_for(saved, "the clip closed at shutdown")).data
+    assert clip["event_id"] == event.event_id
+    assert not [t for t in threading.enumerate() if t.name.endswith("-front")]
+
+
+async def test_removing_the_entry_removes_its_issues(
+    hass: HomeAssistant, front: tuple[SimulatedCamera, CameraHub]
+) -> None:
+    _sim, camera = front
+    camera.write_failed("disk on fire")
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{ISSUE_WRITE_FAILED}_front") is not None
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [key for key in ir.async_get(hass).issues if key[0] == DOMAIN]

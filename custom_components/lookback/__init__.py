@@ -1,10 +1,11 @@
 """The Lookback NVR integration: records camera clips with pre-roll."""
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
+from . import repairs
 from .const import DOMAIN
 from .data import LookbackConfigEntry, LookbackData
 from .entity import nvr_device_info
@@ -47,12 +48,26 @@ async def async_setup_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> 
     hub.nvr_device_id = device.id
     # A camera added, changed or removed (subentries) or a changed entry: start again.
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+
+    async def _async_stop_at_shutdown(_event: Event) -> None:
+        # HA does not unload entries when it stops: close open clips before it exits.
+        await hub.async_stop()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_at_shutdown)
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def _async_reload(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:
     await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:
+    """The NVR entry is deleted: its repair issues go too (recorded clips stay on disk)."""
+    del entry
+    repairs.async_clear_all(hass)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN, NAME
@@ -34,6 +34,7 @@ def nvr_device_info(hub: LookbackHub) -> DeviceInfo:
         name=NAME,
         manufacturer="Lookback",
         model="NVR",
+        entry_type=DeviceEntryType.SERVICE,  # software, not a box on the network
     )
 
 

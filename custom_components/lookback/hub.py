@@ -15,6 +15,7 @@ from pathlib import Path
 import time
 from typing import TYPE_CHECKING, Any
 
+import av
 from homeassistant.const import CONF_NAME
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
@@ -105,6 +106,7 @@ class CameraHub(_Listeners):
         self.recording_enabled = True
         self.current_event: Event | None = None
         self.last_event: Event | None = None
+        self.last_event_time: float | None = None  # survives restarts: seeded from the store
         self.last_clip: ClipInfo | None = None
         self.clips_stored = 0
         self.bytes_stored = 0
@@ -120,6 +122,8 @@ class CameraHub(_Listeners):
 
     async def async_start(self) -> None:
         """Start recording into the ring (connecting happens in the demux thread)."""
+        if clips := self._hub.store.clips(self.camera_id):  # in memory, sorted by start
+            self.last_event_time = clips[-1].trigger_time
         self.pipeline = await self._hub.nvr.async_add_camera(self.config, self)
         self._arm_down_timer()
 
@@ -184,7 +188,11 @@ class CameraHub(_Listeners):
             return None
         if self._still and self._still[:2] == (keyframe.time, max_width):
             return self._still[2]
-        still = await self.hass.async_add_executor_job(self.pipeline.still_jpeg, max_width)
+        try:
+            still = await self.hass.async_add_executor_job(self.pipeline.still_jpeg, max_width)
+        except (av.error.FFmpegError, ValueError) as err:  # a keyframe that does not decode
+            _LOGGER.debug("%s: no still from the newest keyframe: %s", self.name, err)
+            return None
         if still is None:
             return None
         self._still = (still[0], max_width, still[1])
@@ -199,9 +207,16 @@ class CameraHub(_Listeners):
                 translation_key="no_picture_yet",
                 translation_placeholders={"camera": self.name},
             )
-        return await self.hass.async_add_executor_job(
-            self._hub.store.save_snapshot, self.camera_id, time.time(), jpeg
-        )
+        try:
+            return await self.hass.async_add_executor_job(
+                self._hub.store.save_snapshot, self.camera_id, time.time(), jpeg
+            )
+        except OSError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="snapshot_not_saved",
+                translation_placeholders={"camera": self.name, "error": str(err)},
+            ) from err
 
     # PipelineListener: called on the loop ---------------------------------------------
 
@@ -209,6 +224,7 @@ class CameraHub(_Listeners):
         """An event opened: fire the bus event, tell the entities."""
         self.current_event = event
         self.last_event = event
+        self.last_event_time = event.first_trigger_time
         data = self._event_data(event)
         self.hass.bus.async_fire(EVENT_EVENT_STARTED, data)
         self._emit("event_started", data)
@@ -226,10 +242,11 @@ class CameraHub(_Listeners):
     def clip_saved(self, clip: ClipInfo) -> None:
         """A clip is complete: bus event with signed URLs, storage figures, retention."""
         self.last_clip = clip
-        repairs.async_clear_write_failed(self.hass)
+        repairs.async_clear_write_failed(self.hass, self.camera_id)
         data = self._clip_data(clip)
         self.hass.bus.async_fire(EVENT_CLIP_SAVED, data)
-        self._emit("clip_saved", data)
+        # The entity's attributes are recorded to the database: no URLs that grant access.
+        self._emit("clip_saved", {k: v for k, v in data.items() if not k.endswith("_url")})
         self._hub.async_schedule_housekeeping()
         self.async_notify()
 
@@ -256,7 +273,8 @@ class CameraHub(_Listeners):
 
     def write_failed(self, reason: str) -> None:
         """A clip could not be written: a repair issue says why."""
-        repairs.async_report_write_failed(self.hass, self.name, reason)
+        repairs.async_report_write_failed(self.hass, self.camera_id, self.name, reason)
+        self._hub.async_schedule_housekeeping()  # size caps may free room for the next clip
         self.async_notify()
 
     # Statistics ------------------------------------------------------------------------
@@ -378,6 +396,7 @@ class LookbackHub(_Listeners):
             if subentry.subentry_type == SUBENTRY_CAMERA:
                 camera = CameraHub(self, subentry)
                 self.cameras[camera.camera_id] = camera
+        repairs.async_clear_removed_cameras(self.hass, set(self.cameras))
         for camera in self.cameras.values():
             await camera.async_start()
         self._unsubscribe += [
@@ -389,7 +408,10 @@ class LookbackHub(_Listeners):
         await self.async_housekeeping()
 
     async def async_stop(self) -> None:
-        """Stop timers, every camera and every thread (ends open events, closes clips)."""
+        """Stop timers, every camera and every thread (ends open events, closes clips).
+
+        Runs at unload and at HA's shutdown (which does not unload entries); twice is fine.
+        """
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -423,12 +445,19 @@ class LookbackHub(_Listeners):
         )
 
     async def async_housekeeping(self) -> None:
-        """Apply age and size limits, then recount what is stored."""
+        """Apply age and size limits, then recount what is stored.
+
+        A file that cannot be deleted or read (permissions, a failing disk) is logged; it
+        must not fail setup or leave an unhandled task error.
+        """
         self._housekeeping_pending = False
-        removed = await self.nvr.async_enforce_retention()
-        if removed:
-            _LOGGER.debug("retention removed %d clips", len(removed))
-        await self.async_refresh_storage()
+        try:
+            removed = await self.nvr.async_enforce_retention()
+            if removed:
+                _LOGGER.debug("retention removed %d clips", len(removed))
+            await self.async_refresh_storage()
+        except OSError as err:
+            _LOGGER.warning("storage housekeeping failed: %s", err)
 
     async def async_refresh_storage(self) -> None:
         """Recount bytes stored (per camera and in all) and free space (file I/O: executor)."""

@@ -16,7 +16,7 @@ def file_path(relative: str) -> str:
 
 
 def signed_file_path(hass: HomeAssistant, relative: str) -> str:
-    """A path a notification can open without a login; it expires after a day.
+    """A path a notification can open without a login, for a day or until HA restarts.
 
     Signed for HA's content user, as bus events have no user of their own.
     """

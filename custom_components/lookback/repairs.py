@@ -51,11 +51,13 @@ def async_clear_storage_not_writable(hass: HomeAssistant) -> None:
 
 
 @callback
-def async_report_write_failed(hass: HomeAssistant, camera: str, reason: str) -> None:
-    """A clip could not be written (disk full, I/O error); what was written is kept."""
+def async_report_write_failed(
+    hass: HomeAssistant, camera_id: str, camera: str, reason: str
+) -> None:
+    """A clip of this camera could not be written (disk full, I/O error); the rest is kept."""
     _create(
         hass,
-        ISSUE_WRITE_FAILED,
+        f"{ISSUE_WRITE_FAILED}_{camera_id}",
         ISSUE_WRITE_FAILED,
         ir.IssueSeverity.ERROR,
         {"camera": camera, "reason": reason},
@@ -63,9 +65,9 @@ def async_report_write_failed(hass: HomeAssistant, camera: str, reason: str) -> 
 
 
 @callback
-def async_clear_write_failed(hass: HomeAssistant) -> None:
-    """A clip was written again."""
-    ir.async_delete_issue(hass, DOMAIN, ISSUE_WRITE_FAILED)
+def async_clear_write_failed(hass: HomeAssistant, camera_id: str) -> None:
+    """A clip of this camera was written again."""
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_WRITE_FAILED}_{camera_id}")
 
 
 def _source_down_id(camera_id: str) -> str:
@@ -88,3 +90,23 @@ def async_report_source_down(hass: HomeAssistant, camera_id: str, camera: str, r
 def async_clear_source_down(hass: HomeAssistant, camera_id: str) -> None:
     """The camera's stream is up."""
     ir.async_delete_issue(hass, DOMAIN, _source_down_id(camera_id))
+
+
+@callback
+def async_clear_removed_cameras(hass: HomeAssistant, camera_ids: set[str]) -> None:
+    """Drop camera issues of cameras no longer configured (only a reconnect clears them)."""
+    prefixes = (f"{ISSUE_SOURCE_DOWN}_", f"{ISSUE_WRITE_FAILED}_")
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain != DOMAIN:
+            continue
+        for prefix in prefixes:
+            if issue_id.startswith(prefix) and issue_id.removeprefix(prefix) not in camera_ids:
+                ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+@callback
+def async_clear_all(hass: HomeAssistant) -> None:
+    """The integration is removed: none of its issues is left behind."""
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

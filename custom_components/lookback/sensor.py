@@ -53,15 +53,14 @@ def _kbps(camera: CameraHub) -> float | None:
 
 
 def _last_event(camera: CameraHub) -> datetime | None:
-    event = camera.last_event
-    return None if event is None else datetime.fromtimestamp(event.first_trigger_time, UTC)
+    when = camera.last_event_time
+    return None if when is None else datetime.fromtimestamp(when, UTC)
 
 
 CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
     CameraSensorDescription(
         key="fps",
-        translation_key="fps",
-        native_unit_of_measurement="fps",
+        translation_key="fps",  # its unit ("fps") is translated too
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -116,7 +115,6 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
     CameraSensorDescription(
         key="clips_stored",
         translation_key="clips_stored",
-        native_unit_of_measurement="clips",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda camera: camera.clips_stored,
         follows_stream=False,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import time
 from typing import Any
 
+from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import (
@@ -21,7 +22,7 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 import probatio
@@ -82,7 +83,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
 async def _async_save_clip(call: ServiceCall) -> ServiceResponse:
     """Start (or extend) an event on every targeted camera, with the asked-for length."""
-    cameras = _targeted_cameras(call)
+    cameras = await _async_targeted_cameras(call)
     # Check every camera before triggering any: a call either records everywhere or nowhere.
     plans = {
         entity_id: (camera, *_rolls(camera, call.data)) for entity_id, camera in cameras.items()
@@ -115,7 +116,7 @@ async def _async_save_clip(call: ServiceCall) -> ServiceResponse:
 
 async def _async_snapshot(call: ServiceCall) -> ServiceResponse:
     """Store the newest keyframe of every targeted camera as a JPEG."""
-    cameras = _targeted_cameras(call)
+    cameras = await _async_targeted_cameras(call)
     snapshots: dict[str, Any] = {}
     for entity_id, camera in cameras.items():
         path = await camera.async_save_snapshot()
@@ -132,6 +133,12 @@ def _rolls(camera: CameraHub, data: Mapping[str, Any]) -> tuple[float | None, fl
     """
     if not camera.recording_enabled:
         raise _recording_disabled(camera)
+    if not camera.connected:  # no pre-roll to save, and maybe no video to come
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="camera_unavailable",
+            translation_placeholders={"camera": camera.name},
+        )
     pre_roll: float | None = data.get(ATTR_PRE_ROLL)
     post_roll: float | None = data.get(ATTR_POST_ROLL)
     duration: float | None = data.get(ATTR_DURATION)
@@ -163,7 +170,7 @@ def _rolls(camera: CameraHub, data: Mapping[str, Any]) -> tuple[float | None, fl
     return pre_roll, post_roll
 
 
-def _targeted_cameras(call: ServiceCall) -> dict[str, CameraHub]:
+async def _async_targeted_cameras(call: ServiceCall) -> dict[str, CameraHub]:
     """The running camera of every Lookback camera entity in the call's target, by entity id.
 
     Entities of other integrations (an area or device may hold some) are skipped; a target
@@ -172,11 +179,15 @@ def _targeted_cameras(call: ServiceCall) -> dict[str, CameraHub]:
     hass = call.hass
     selected = async_extract_referenced_entity_ids(hass, TargetSelection(call.data))
     registry = er.async_get(hass)
+    # A user may only record with cameras they may control (admins may all).
+    user = await hass.auth.async_get_user(call.context.user_id) if call.context.user_id else None
     cameras: dict[str, CameraHub] = {}
     for entity_id in sorted(selected.referenced | selected.indirectly_referenced):
         entry = registry.async_get(entity_id)
         if entry is None or entry.platform != DOMAIN or entry.domain != Platform.CAMERA:
             continue
+        if user is not None and not user.permissions.check_entity(entity_id, POLICY_CONTROL):
+            raise Unauthorized(context=call.context, entity_id=entity_id, permission=POLICY_CONTROL)
         cameras[entity_id] = _camera_of(hass, entry)
     if not cameras:
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_cameras")

@@ -15,7 +15,8 @@ import pytest
 
 from custom_components.lookback.core.errors import SourceError, SourceErrorKind
 from custom_components.lookback.core.models import TimedPacket, Transport
-from custom_components.lookback.core.source import SourceOptions, StreamSource
+from custom_components.lookback.core.source import SourceOptions, StreamSource, retry_delay
+from custom_components.lookback.core.timing import Backoff
 from tests.sim.camera import SimulatedCamera
 from tests.sim.media import make_clip
 
@@ -302,3 +303,11 @@ def test_source_options_per_protocol() -> None:
     }
     assert SourceOptions("http://cam/x.m3u8").av_options() == {"rw_timeout": "10000000"}
     assert SourceOptions("/media/clip.mp4").av_options() == {}
+
+
+def test_wrong_credentials_are_retried_seldom() -> None:
+    # Cameras lock accounts after a few failed logins: 401 waits auth_retry, not the back-off.
+    backoff = Backoff(1.0, 30.0)
+    assert retry_delay(SourceErrorKind.UNREACHABLE, backoff, 600.0) == 1.0
+    assert retry_delay(SourceErrorKind.AUTH_FAILED, backoff, 600.0) == 600.0
+    assert retry_delay(SourceErrorKind.STALLED, backoff, 600.0) == 4.0

@@ -266,3 +266,13 @@ def test_folders_are_named_in_the_stores_time_zone(tmp_path: Path) -> None:
     assert store.save_snapshot("cam", when, b"x") == "cam/snapshots/2026-11-22/10-00-00.jpg"
     utc = ClipStore(tmp_path / "utc", tz=UTC)
     assert utc.paths_for("cam", "c1", when).mp4.name.startswith("20-00-00_")
+
+
+def test_a_missing_parent_is_not_created_at_start_up(tmp_path: Path) -> None:
+    # An unmounted disk: recording onto the system disk instead could fill it.
+    store = ClipStore(tmp_path / "usb" / "lookback")
+    with pytest.raises(StorageError, match="mounted"):
+        store.check_writable(create_parents=False)
+    assert not (tmp_path / "usb").exists()
+    store.check_writable()  # the config flow may create the whole path
+    store.check_writable(create_parents=False)

@@ -145,6 +145,8 @@ class CameraPipeline:
         self.recorder.on_streams(streams)
 
     def _connection_in_thread(self, connected: bool, error: SourceError | None) -> None:
+        if not connected:  # pre-roll from before an outage is no pre-roll for a new event
+            self.ring.clear()
         self._loop.call_soon_threadsafe(self._listener.connection_changed, connected, error)
 
     def _clip_saved_in_thread(self, clip: ClipInfo) -> None:
@@ -164,8 +166,11 @@ class Nvr:
         self.cameras: dict[str, CameraPipeline] = {}
 
     async def async_prepare(self) -> RecoveryReport:
-        """Check the folder, finish what a crash left, rebuild the index (in an executor)."""
-        await self._loop.run_in_executor(None, self.store.check_writable)
+        """Check the folder (its parent must exist), finish what a crash left, rebuild the index.
+
+        All file work runs in an executor.
+        """
+        await self._loop.run_in_executor(None, self.store.check_writable, False)
         report = await self._loop.run_in_executor(None, self.store.recover)
         _LOGGER.info(
             "storage ready: %d clips indexed, %d recovered, %d removed",

@@ -46,6 +46,9 @@ class SourceOptions:
     stall_timeout: float = 10.0
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
+    # Wrong credentials are retried this seldom: cameras lock an account (or an address)
+    # after a few failed logins, and the user's corrected password would then fail too.
+    auth_retry: float = 600.0
     with_audio: bool = True
 
     def av_options(self) -> dict[str, str]:
@@ -84,6 +87,12 @@ def open_stream(options: SourceOptions) -> InputContainer:
                 SourceErrorKind.TIMEOUT, f"no answer within {options.stall_timeout:g} s"
             ) from err
         raise
+
+
+def retry_delay(kind: SourceErrorKind, backoff: Backoff, auth_retry: float) -> float:
+    """Seconds to wait before reconnecting after an error of ``kind``."""
+    delay = backoff.next_delay()
+    return max(delay, auth_retry) if kind is SourceErrorKind.AUTH_FAILED else delay
 
 
 def pick_streams(container: InputContainer, with_audio: bool) -> list[Stream]:
@@ -247,7 +256,7 @@ class StreamSource:
             else:
                 _LOGGER.debug("%s: %s; reconnecting", self.name, error)
             self._counters.reconnects += 1
-            self._quit.wait(backoff.next_delay())
+            self._quit.wait(retry_delay(error.kind, backoff, self.options.auth_retry))
         self._set_disconnected(None)
 
     def _read_once(self) -> SourceError:

@@ -91,8 +91,15 @@ class ClipStore:
         self._open: set[Path] = set()
         self._lock = threading.Lock()
 
-    def check_writable(self) -> None:
-        """Create the root and prove a file can be written there."""
+    def check_writable(self, create_parents: bool = True) -> None:
+        """Create the root and prove a file can be written there.
+
+        ``create_parents=False`` at start-up: a missing parent is most likely a disk or share
+        that is not mounted, and recording onto the system disk instead could fill it.
+        """
+        if not create_parents and not self.root.parent.is_dir():
+            msg = f"{self.root.parent} does not exist (is the disk or share mounted?)"
+            raise StorageError(msg)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / ".lookback-write-test"
