@@ -1,16 +1,23 @@
 """HA tests: setting up, retrying and unloading the NVR entry (no camera needed)."""
 
 from pathlib import Path
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.lookback.const import DOMAIN, NAME
 from custom_components.lookback.data import LookbackData
 from custom_components.lookback.repairs import ISSUE_STORAGE_NOT_WRITABLE
-from tests.ha_helpers import nvr_entry_data
+from tests.ha_helpers import (
+    UNREACHABLE_URL,
+    async_setup_lookback,
+    async_unload_lookback,
+    nvr_entry_data,
+)
 
 
 def _state(hass: HomeAssistant, entry_id: str) -> ConfigEntryState:
@@ -70,3 +77,34 @@ async def test_unwritable_storage_retries_with_a_repair_issue(
     assert _state(hass, entry.entry_id) is ConfigEntryState.LOADED
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_STORAGE_NOT_WRITABLE) is None
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_issues_of_cameras_no_longer_configured_are_cleared(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    for issue_id in ("source_down_gone", "write_failed_gone", "source_down_kept"):
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=issue_id.rsplit("_", 1)[0],
+        )
+    entry = await async_setup_lookback(hass, tmp_path, cameras={"kept": UNREACHABLE_URL})
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, "source_down_gone") is None
+    assert issues.async_get_issue(DOMAIN, "write_failed_gone") is None
+    assert issues.async_get_issue(DOMAIN, "source_down_kept") is not None
+    await async_unload_lookback(hass, entry)
+
+
+async def test_housekeeping_survives_a_file_it_cannot_delete(
+    hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry = await async_setup_lookback(hass, tmp_path)
+    hub = entry.runtime_data.hub
+    with patch.object(hub.store, "enforce_retention", side_effect=PermissionError("read-only")):
+        await hub.async_housekeeping()
+    assert "storage housekeeping failed: read-only" in caplog.text
+    await async_unload_lookback(hass, entry)

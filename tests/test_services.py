@@ -13,7 +13,7 @@ from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import area_registry as ar, device_registry as dr, entity_registry as er
 from homeassistant.helpers.service import async_get_all_descriptions
 from homeassistant.helpers.translation import async_get_translations
@@ -483,3 +483,17 @@ async def test_snapshot_without_lookback_cameras(
     with pytest.raises(ServiceValidationError) as caught:
         await call(hass, SERVICE_SNAPSHOT, {"entity_id": "camera.not_there"})
     assert caught.value.translation_key == "no_cameras"
+
+
+async def test_users_need_control_of_the_camera(
+    hass: HomeAssistant,
+    offline: tuple[MockConfigEntry, CameraHub, CameraHub],
+    hass_read_only_user: MockUser,
+    hass_admin_user: MockUser,
+) -> None:
+    _entry, front, _back = offline
+    with pytest.raises(Unauthorized):
+        await save_clip(hass, {"entity_id": FRONT}, context=Context(user_id=hass_read_only_user.id))
+    assert front.last_event is None  # nothing recorded for a user who may only look
+    await save_clip(hass, {"entity_id": FRONT}, context=Context(user_id=hass_admin_user.id))
+    assert front.last_event is not None
