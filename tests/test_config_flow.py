@@ -592,7 +592,7 @@ def test_confirm_placeholders_format() -> None:
     assert config_flow._describe(ProbeResult("hevc", 2560, 1440, 29.97, 1.0, "pcm_mulaw")) == {
         "video_codec": "H.265",
         "resolution": "2560x1440",
-        "fps": "29.97",
+        "fps": "30",
         "keyframe_interval": "1 s",
         "audio": "G.711 µ-law",
     }

@@ -79,9 +79,13 @@ async def test_connected_camera_entities(
     assert state(hass, "binary_sensor.front_connectivity").state == STATE_ON
     assert state(hass, "binary_sensor.front_recording").state == STATE_OFF
     assert state(hass, "switch.front_recording_enabled").state == STATE_ON
-    # Motion and alerts have no source yet: honest "unavailable", not a made-up "off".
-    assert state(hass, "binary_sensor.front_motion").state == STATE_UNAVAILABLE
-    assert state(hass, "binary_sensor.front_camera_alert").state == STATE_UNAVAILABLE
+    # Motion and alerts have no source yet: the entities exist, disabled, never a made-up "off".
+    registry = er.async_get(hass)
+    for entity_id in ("binary_sensor.front_motion", "binary_sensor.front_camera_alert"):
+        registered = registry.async_get(entity_id)
+        assert registered is not None
+        assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
 
     assert await async_get_stream_source(hass, CAMERA) == sim.url
     image = await async_get_image(hass, CAMERA)
@@ -105,7 +109,6 @@ async def test_connected_camera_entities(
     assert float(state(hass, "sensor.front_pre_roll_memory").state) > 0
     assert state(hass, "sensor.front_reconnects").state == "0"
 
-    registry = er.async_get(hass)
     entry = registry.async_get(CAMERA)
     assert entry is not None
     assert entry.unique_id == "front_camera"

@@ -207,9 +207,9 @@ async def test_recent_shows_newest_clips_of_all_cameras(
 
     node = await browse(hass, "recent")
     assert len(node.children or []) == RECENT_CLIPS
-    assert titles(node)[0] == "Front door · Sat 21 Nov 14:03:21 · motion · person 0.82"
-    assert titles(node)[1] == "Back garden · Sat 21 Nov 08:54:00"
-    assert titles(node)[2] == "Front door · Sat 21 Nov 08:53:00"
+    assert titles(node)[0] == "Sat 21 Nov 14:03:21 · Front door · motion · person 0.82"
+    assert titles(node)[1] == "Sat 21 Nov 08:54:00 · Back garden"
+    assert titles(node)[2] == "Sat 21 Nov 08:53:00 · Front door"
     # Newest first; the 5 oldest clips are left out.
     assert ids(node)[:2] == ["clip/front/last", "clip/back/c54"]
     assert ids(node)[-1] == "clip/back/c06"
@@ -261,7 +261,7 @@ async def test_day_lists_clips_newest_first_with_titles_and_thumbnails(
     node = await browse(hass, "day/front/2026-11-21")
     assert node.title == "Front door · Sat 21 Nov 2026"
     assert titles(node) == [
-        "14:03:21 · 12 s · service, motion · person 0.82, car 0.40",
+        "14:03:21 · 12 s · action, motion · person 0.82, car 0.40",
         "09:00:05 · 12 s",
     ]
     assert ids(node) == ["clip/front/second", "clip/front/first"]
@@ -502,4 +502,4 @@ async def test_clip_titles(
         event=event,
     )
     assert clip_title(clip) == title
-    assert recent_clip_title("Front", clip).startswith("Front · Sat 21 Nov 14:03:21")
+    assert recent_clip_title("Front", clip).startswith("Sat 21 Nov 14:03:21 · Front")

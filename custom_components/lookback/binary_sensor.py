@@ -58,12 +58,14 @@ BINARY_SENSORS: tuple[LookbackBinarySensorDescription, ...] = (
     LookbackBinarySensorDescription(
         key="motion",
         device_class=BinarySensorDeviceClass.MOTION,
+        entity_registry_enabled_default=False,  # until motion detection feeds it
         is_on_fn=lambda _camera: None,
         available_fn=_not_yet,
     ),
     LookbackBinarySensorDescription(
         key="alert",
         translation_key="alert",
+        entity_registry_enabled_default=False,  # until camera alerts feed it
         is_on_fn=lambda _camera: None,
         available_fn=_not_yet,
     ),

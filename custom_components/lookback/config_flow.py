@@ -292,10 +292,10 @@ def _describe(probe: ProbeResult) -> dict[str, str]:
 
 
 def _number_text(value: float | None) -> str:
-    """At most two decimals, none when whole: 25, 29.97, 1.5."""
+    """At most one decimal, none when whole: 25, 30, 1.5 (a measured 9.89 fps reads 9.9)."""
     if not value:
         return _MISSING
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
 def _clean_camera_input(user_input: Mapping[str, Any]) -> dict[str, Any]:

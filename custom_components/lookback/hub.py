@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = timedelta(hours=1)
+FIRST_STATS_AFTER_S = 5.0  # after a connection: long enough for a GOP of statistics
 
 type EventListener = Callable[[str, dict[str, Any]], None]
 
@@ -115,6 +116,7 @@ class CameraHub(_Listeners):
         self._event_listeners: list[EventListener] = []
         self._still: tuple[float, int, bytes] | None = None  # keyframe time, width, JPEG
         self._down_timer: CALLBACK_TYPE | None = None
+        self._first_stats: CALLBACK_TYPE | None = None
         self._reported_down = False
         self._stopped = False
 
@@ -125,12 +127,24 @@ class CameraHub(_Listeners):
         if clips := self._hub.store.clips(self.camera_id):  # in memory, sorted by start
             self.last_event_time = clips[-1].trigger_time
         self.pipeline = await self._hub.nvr.async_add_camera(self.config, self)
+        self.async_refresh_stats()  # counters read 0 from the start, not "unknown"
         self._arm_down_timer()
 
     async def async_stop(self) -> None:
         """Cancel timers; the Nvr stops the pipeline's threads."""
         self._stopped = True
         self._cancel_down_timer()
+        self._cancel_first_stats()
+
+    def _cancel_first_stats(self) -> None:
+        if self._first_stats is not None:
+            self._first_stats()
+            self._first_stats = None
+
+    @callback
+    def _refresh_first_stats(self, _now: datetime) -> None:
+        self._first_stats = None
+        self.async_refresh_stats()
 
     @property
     def nvr_device_id(self) -> str:
@@ -258,6 +272,11 @@ class CameraHub(_Listeners):
         self.last_error = error
         if connected:
             self._cancel_down_timer()
+            # Rates need a GOP or two of video: read them soon rather than at the next tick.
+            self._cancel_first_stats()
+            self._first_stats = async_call_later(
+                self.hass, FIRST_STATS_AFTER_S, self._refresh_first_stats
+            )
             repairs.async_clear_source_down(self.hass, self.camera_id)
             if self._reported_down:
                 _LOGGER.info("%s: stream is back", self.name)

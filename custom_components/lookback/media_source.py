@@ -110,6 +110,10 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+# Trigger sources as users know them: HA's UI calls services "actions".
+SOURCE_WORDS: Final = {"service": "action"}
+
+
 def _what(clip: ClipInfo) -> list[str]:
     """Trigger sources (in order, once each) and labels (best score first) of a clip.
 
@@ -118,7 +122,7 @@ def _what(clip: ClipInfo) -> list[str]:
     parts: list[str] = []
     triggers = clip.event.get("triggers")
     sources = dict.fromkeys(
-        str(trigger["source"])
+        SOURCE_WORDS.get(str(trigger["source"]), str(trigger["source"]))
         for trigger in (triggers if isinstance(triggers, list) else [])
         if isinstance(trigger, dict) and trigger.get("source")
     )
@@ -148,10 +152,13 @@ def clip_title(clip: ClipInfo) -> str:
 
 
 def recent_clip_title(camera_name: str, clip: ClipInfo) -> str:
-    """``Front door · Sat 21 Nov 14:03:21 · motion · person 0.82``."""
+    """``Sat 21 Nov 14:03:21 · Front door · motion · person 0.82``.
+
+    The time comes first: tiles cut long titles short, and it is what tells clips apart.
+    """
     start = _local(clip.start_time)
     when = f"{start:%a} {start.day} {start:%b %H:%M:%S}"
-    return " · ".join([camera_name, when, *_what(clip)])
+    return " · ".join([when, camera_name, *_what(clip)])
 
 
 # Nodes ------------------------------------------------------------------------------------
