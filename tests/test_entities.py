@@ -12,8 +12,10 @@ import io
 from pathlib import Path
 import threading
 import time
+from types import MappingProxyType
 
 from homeassistant.components.camera import async_get_image, async_get_stream_source
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
@@ -280,3 +282,55 @@ async def test_removing_the_entry_removes_its_issues(
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert not [key for key in ir.async_get(hass).issues if key[0] == DOMAIN]
+
+
+async def test_cameras_are_added_changed_and_removed_without_restarting_the_others(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    entry = await async_setup_lookback(hass, tmp_path, cameras={"front": UNREACHABLE_URL})
+    hub = entry.runtime_data.hub
+    front_pipeline = hub.cameras["front"].pipeline
+    assert front_pipeline is not None
+
+    # Added: the new camera gets its entities; the running one is not restarted.
+    back = camera_subentry("back", "Back", UNREACHABLE_URL)
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(dict(back["data"])),
+            subentry_type=back["subentry_type"],
+            title=back["title"],
+            unique_id=back["unique_id"],
+        ),
+    )
+    await hass.async_block_till_done()
+    assert set(hub.cameras) == {"front", "back"}
+    assert hub.cameras["front"].pipeline is front_pipeline
+    assert hass.states.get("camera.back") is not None
+    assert entry.state is ConfigEntryState.LOADED
+
+    # Changed: only that camera restarts, with the new settings; its entities stay.
+    back_id = hub.cameras["back"].subentry_id
+    subentry = entry.subentries[back_id]
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, "post_roll": 7}
+    )
+    await hass.async_block_till_done()
+    assert hub.cameras["back"].config.post_roll == 7
+    assert hub.cameras["front"].pipeline is front_pipeline
+    assert hass.states.get("camera.back") is not None
+    assert len(hass.states.async_entity_ids("camera")) == 2
+
+    # Removed: its entities and its threads go.
+    hass.config_entries.async_remove_subentry(entry, back_id)
+    await hass.async_block_till_done()
+    assert set(hub.cameras) == {"front"}
+    assert hass.states.get("camera.back") is None
+    assert not [t for t in threading.enumerate() if t.name.endswith("-back")]
+    assert hub.cameras["front"].pipeline is front_pipeline
+
+    # The NVR's own settings: the whole entry reloads.
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "post_roll": 3})
+    await hass.async_block_till_done()
+    assert entry.runtime_data.hub is not hub
+    await async_unload_lookback(hass, entry)

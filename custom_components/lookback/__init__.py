@@ -46,8 +46,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> 
         config_entry_id=entry.entry_id, **nvr_device_info(hub)
     )
     hub.nvr_device_id = device.id
-    # A camera added, changed or removed (subentries) or a changed entry: start again.
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
 
     async def _async_stop_at_shutdown(_event: Event) -> None:
         # HA does not unload entries when it stops: close open clips before it exits.
@@ -60,8 +59,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> 
     return True
 
 
-async def _async_reload(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:
-    await hass.config_entries.async_reload(entry.entry_id)
+async def _async_entry_updated(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:
+    """A camera added, changed or removed: only that camera restarts; NVR settings: reload."""
+    if not await entry.runtime_data.hub.async_apply_entry_update():
+        await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:

@@ -22,9 +22,18 @@ def add_camera_entities(
     async_add_entities: AddConfigEntryEntitiesCallback,
     entities_of: Callable[[CameraHub], Iterable[Entity]],
 ) -> None:
-    """Add each camera's entities to its own subentry (so removing a camera removes them)."""
-    for camera in entry.runtime_data.hub.cameras.values():
+    """Add each camera's entities to its own subentry (so removing a camera removes them).
+
+    The hub keeps the adder to give cameras added later their entities without a reload.
+    """
+    hub = entry.runtime_data.hub
+
+    def add(camera: CameraHub) -> None:
         async_add_entities(list(entities_of(camera)), config_subentry_id=camera.subentry_id)
+
+    hub.entity_adders.append(add)
+    for camera in hub.cameras.values():
+        add(camera)
 
 
 def nvr_device_info(hub: LookbackHub) -> DeviceInfo:
@@ -65,9 +74,11 @@ class LookbackCameraEntity(Entity):
         return self.camera.connected or not self._follows_stream
 
     async def async_added_to_hass(self) -> None:
-        """Hear the camera's changes until removed."""
+        """Hear the camera's changes until removed; the camera knows its entities."""
         await super().async_added_to_hass()
         self.async_on_remove(self.camera.async_add_listener(self.async_write_ha_state))
+        self.camera.entities.add(self)
+        self.async_on_remove(lambda: self.camera.entities.discard(self))
 
 
 class LookbackNvrEntity(Entity):

@@ -46,6 +46,7 @@ from .paths import clip_media_content_id, signed_file_path
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigSubentry
+    from homeassistant.helpers.entity import Entity
 
     from .core.errors import SourceError
     from .core.models import CameraConfig, ClipInfo, Event, StreamStats
@@ -101,6 +102,8 @@ class CameraHub(_Listeners):
         self.name: str = subentry.data.get(CONF_NAME) or subentry.title
         self.config: CameraConfig = camera_config_from(subentry.data)
         self.stream_url = stream_url(subentry.data)
+        self.subentry_data = dict(subentry.data)  # what it was started with
+        self.entities: set[Entity] = set()
         self.pipeline: CameraPipeline | None = None
         self.connected = False
         self.last_error: SourceError | None = None
@@ -135,6 +138,13 @@ class CameraHub(_Listeners):
         self._stopped = True
         self._cancel_down_timer()
         self._cancel_first_stats()
+
+    async def async_remove(self) -> None:
+        """Stop this camera alone: its entities go, its pipeline stops, the others go on."""
+        await self.async_stop()
+        for entity in list(self.entities):
+            await entity.async_remove()
+        await self._hub.nvr.async_remove_camera(self.camera_id)
 
     def _cancel_first_stats(self) -> None:
         if self._first_stats is not None:
@@ -388,6 +398,9 @@ class LookbackHub(_Listeners):
         self.store = ClipStore(root, round(cap_gb * GB) or None, dt_util.get_default_time_zone())
         self.nvr = Nvr(self.store, hass.loop)
         self.cameras: dict[str, CameraHub] = {}
+        self._entry_data = dict(entry.data)  # what the NVR was started with
+        # Platforms register how they add a camera's entities (cameras added without reload).
+        self.entity_adders: list[Callable[[CameraHub], None]] = []
         self.nvr_device_id = ""  # set by async_setup_entry once the device is registered
         self.storage_used: int | None = None
         self.storage_free: int | None = None
@@ -437,6 +450,35 @@ class LookbackHub(_Listeners):
         for camera in self.cameras.values():
             await camera.async_stop()
         await self.nvr.async_stop()
+
+    async def async_apply_entry_update(self) -> bool:
+        """Start, restart or stop the cameras whose subentries changed; the rest go on.
+
+        Returns False when the NVR's own settings changed: the entry must be reloaded.
+        """
+        if dict(self.entry.data) != self._entry_data:
+            return False
+        wanted = {
+            subentry.subentry_id: subentry
+            for subentry in self.entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_CAMERA
+        }
+        for camera in list(self.cameras.values()):
+            subentry = wanted.get(camera.subentry_id)
+            if subentry is None or dict(subentry.data) != camera.subentry_data:
+                _LOGGER.debug("%s: camera removed or changed, stopping it", camera.name)
+                del self.cameras[camera.camera_id]
+                await camera.async_remove()
+        running = {camera.subentry_id for camera in self.cameras.values()}
+        for subentry_id, subentry in wanted.items():
+            if subentry_id not in running:
+                camera = CameraHub(self, subentry)
+                self.cameras[camera.camera_id] = camera
+                await camera.async_start()
+                for add in self.entity_adders:
+                    add(camera)
+        self._reauth_started.clear()  # changed credentials deserve a new reauth if they fail
+        return True
 
     def camera_by_subentry(self, subentry_id: str) -> CameraHub | None:
         """The camera of a subentry."""

@@ -192,6 +192,11 @@ class Nvr:
         await pipeline.async_start()
         return pipeline
 
+    async def async_remove_camera(self, camera_id: str) -> None:
+        """Stop one camera (its open clip is closed); the others go on recording."""
+        if (pipeline := self.cameras.pop(camera_id, None)) is not None:
+            await pipeline.async_stop()
+
     async def async_enforce_retention(self) -> list[ClipInfo]:
         """Apply age and size limits now (file deletes run in an executor)."""
         return await self._loop.run_in_executor(None, self.store.enforce_retention, time.time())
