@@ -532,14 +532,15 @@ async def test_invalid_urls_are_refused_before_probing(
     assert fake_probe == []
 
 
-async def test_duplicate_url_aborts(
+async def test_duplicate_url_is_an_error_on_the_field(
     hass: HomeAssistant, tmp_path: Path, fake_probe: list[str]
 ) -> None:
     entry = await add_nvr(hass, tmp_path, camera_subentry("gate", "rtsp://cam.lan/s1"))
     result = await start_camera_flow(hass, entry)
     result = await submit(hass, result, camera_input("rtsp://admin:pw@CAM.lan:554/s1"))
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_URL: "url_taken"}
+    assert suggested(result, CONF_NAME) == "Front door"  # what was typed is kept
     assert fake_probe == []
 
 
@@ -661,8 +662,8 @@ async def test_reconfigure_camera_probe_failure_and_duplicate(
     assert suggested(result, CONF_PASSWORD) == "typo"  # the user's own input, shown back
 
     result = await submit(hass, result, camera_input("rtsp://cam2/s"))
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_URL: "url_taken"}
     assert only_subentry(entry, "porch").data[CONF_URL] == "rtsp://cam1/s"
 
 
@@ -801,5 +802,5 @@ def test_every_field_error_and_abort_is_translated(hass: HomeAssistant) -> None:
     assert {"single_instance_allowed", "reauth_successful", "camera_not_found"} <= set(
         config["abort"]
     )
-    assert "already_configured" in camera["abort"]
+    assert "url_taken" in camera["error"]
     assert set(strings["selector"]["transport"]["options"]) == {"tcp", "udp"}

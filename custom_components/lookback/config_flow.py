@@ -27,7 +27,6 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -523,8 +522,10 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
                 data[CONF_PASSWORD] = subentry.data.get(CONF_PASSWORD, "")  # empty keeps it
             errors = _url_errors(data)
             if not errors:
-                self._abort_if_url_taken(data[CONF_URL], subentry)
-                errors = await self._async_probe_streams(data, placeholders)
+                if self._url_taken(data[CONF_URL], subentry):  # an error keeps what was typed
+                    errors = {CONF_URL: "url_taken"}
+                else:
+                    errors = await self._async_probe_streams(data, placeholders)
             if not errors:
                 if subentry is None:
                     self._data = data
@@ -562,14 +563,14 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
                 return {CONF_DETECT_URL: _error_key(detect, placeholders)}
         return {}
 
-    def _abort_if_url_taken(self, url: str, subentry: ConfigSubentry | None) -> None:
-        """Abort when another camera already records this stream (credentials aside)."""
+    def _url_taken(self, url: str, subentry: ConfigSubentry | None) -> bool:
+        """Whether another camera already records this stream (credentials aside)."""
         identity = stream_identity(url)
-        for camera in _cameras(self._get_entry()):
-            if subentry is not None and camera.subentry_id == subentry.subentry_id:
-                continue
-            if stream_identity(str(camera.data.get(CONF_URL, ""))) == identity:
-                raise AbortFlow("already_configured")
+        return any(
+            stream_identity(str(camera.data.get(CONF_URL, ""))) == identity
+            for camera in _cameras(self._get_entry())
+            if subentry is None or camera.subentry_id != subentry.subentry_id
+        )
 
     def _camera_defaults(self) -> dict[str, Any]:
         """A new camera's values; clip lengths default to the NVR's."""
