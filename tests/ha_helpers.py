@@ -17,8 +17,9 @@ from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.lookback.camera_hub import CameraHub
 from custom_components.lookback.const import DOMAIN, NAME, SUBENTRY_CAMERA
-from custom_components.lookback.hub import CameraHub, LookbackHub
+from custom_components.lookback.hub import LookbackHub
 
 WAIT_TIMEOUT = 30.0
 """Seconds a wait allows by default: a stream connects and a short clip closes well within."""

@@ -29,9 +29,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.lookback import config_flow
 from custom_components.lookback.config_flow import (
     PROBE_ERRORS,
-    REAUTH_SCHEMA,
     async_start_camera_reauth,
     camera_id_for,
+)
+from custom_components.lookback.config_schemas import (
+    REAUTH_SCHEMA,
     camera_schema,
     nvr_defaults,
     nvr_schema,

@@ -25,6 +25,7 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed, mock_restore_cache
 
+from custom_components.lookback.camera_hub import CameraHub
 from custom_components.lookback.const import (
     DOMAIN,
     EVENT_CLIP_SAVED,
@@ -32,7 +33,6 @@ from custom_components.lookback.const import (
     EVENT_EVENT_STARTED,
 )
 from custom_components.lookback.core.models import Trigger
-from custom_components.lookback.hub import CameraHub
 from custom_components.lookback.repairs import ISSUE_SOURCE_DOWN, ISSUE_WRITE_FAILED
 from tests.ha_helpers import (
     UNREACHABLE_URL,

@@ -29,17 +29,17 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.lookback.camera_hub import CameraHub
 from custom_components.lookback.const import CONF_CAMERA_ID, CONF_URL, DOMAIN
 from custom_components.lookback.core.models import ClipInfo
 from custom_components.lookback.core.storage import ClipStore
-from custom_components.lookback.hub import CameraHub, LookbackHub
+from custom_components.lookback.hub import LookbackHub
 from custom_components.lookback.media_source import (
     MAX_FOLDER_ITEMS,
     RECENT_CLIPS,
-    clip_title,
-    recent_clip_title,
     snapshot_identifier,
 )
+from custom_components.lookback.media_titles import clip_title, recent_clip_title
 from custom_components.lookback.paths import file_path
 from tests.ha_helpers import nvr_entry_data
 from tests.sim.media import ClipFactory

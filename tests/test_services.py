@@ -23,6 +23,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.lookback.camera_hub import CameraHub
 from custom_components.lookback.const import (
     DOMAIN,
     EVENT_CLIP_SAVED,
@@ -31,7 +32,6 @@ from custom_components.lookback.const import (
     SERVICE_SNAPSHOT,
 )
 from custom_components.lookback.core.models import Trigger
-from custom_components.lookback.hub import CameraHub
 from tests.ha_helpers import (
     UNREACHABLE_URL,
     async_next_bus_event,

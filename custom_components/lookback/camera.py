@@ -10,9 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .camera_hub import CameraHub
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, add_camera_entities
-from .hub import CameraHub
 
 PARALLEL_UPDATES = 0  # nothing is polled: stills come from memory
 

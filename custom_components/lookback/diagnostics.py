@@ -16,6 +16,7 @@ from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
+from .camera_hub import CameraHub
 from .const import (
     CONF_CAMERA_ID,
     CONF_DETECT_URL,
@@ -26,7 +27,7 @@ from .const import (
 )
 from .core.errors import redact_url
 from .data import LookbackConfigEntry
-from .hub import CameraHub, LookbackHub
+from .hub import LookbackHub
 
 TO_REDACT = {CONF_PASSWORD, CONF_USERNAME}
 URL_KEYS = (CONF_URL, CONF_DETECT_URL, CONF_SNAPSHOT_URL)

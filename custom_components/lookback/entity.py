@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
+from .camera_hub import CameraHub, entity_unique_id
 from .const import DOMAIN, NAME
-from .hub import CameraHub, LookbackHub, entity_unique_id
+from .hub import LookbackHub
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback

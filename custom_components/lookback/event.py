@@ -8,9 +8,9 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .camera_hub import CameraHub
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, add_camera_entities
-from .hub import CameraHub
 
 PARALLEL_UPDATES = 0
 

@@ -1,390 +1,40 @@
-"""Adapt the core to HA: one LookbackHub per NVR entry, one CameraHub per camera subentry.
+"""LookbackHub: the NVR entry's runtime in HA (store, Nvr, cameras, storage figures).
 
-The core calls CameraHub (a PipelineListener) on the event loop; the hub keeps the state that
-entities show, fires bus events, raises and clears repair issues, and tells its entities to
-write their state. Entities never poll: stream statistics live in memory and are read on a
-timer, everything else is pushed.
+Entities never poll: stream statistics live in memory and are read on a timer, storage
+figures after each clip and hourly, everything else is pushed by the cameras' hubs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 import logging
 from pathlib import Path
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import av
-from homeassistant.const import CONF_NAME
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
-from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from . import repairs
-from .camera_config import GB, camera_config_from, stream_url
+from .camera_config import GB
+from .camera_hub import CameraHub
 from .config_flow import async_start_camera_reauth
-from .const import (
-    CONF_CAMERA_ID,
-    CONF_STORAGE_MAX_GB,
-    CONF_STORAGE_PATH,
-    DOMAIN,
-    EVENT_CLIP_SAVED,
-    EVENT_EVENT_ENDED,
-    EVENT_EVENT_STARTED,
-    SOURCE_DOWN_REPAIR_AFTER_S,
-    STATS_REFRESH_S,
-    SUBENTRY_CAMERA,
-)
-from .core.errors import SourceErrorKind
-from .core.models import Trigger
+from .const import CONF_STORAGE_MAX_GB, CONF_STORAGE_PATH, DOMAIN, STATS_REFRESH_S, SUBENTRY_CAMERA
 from .core.nvr import Nvr
 from .core.storage import ClipStore, StorageError
-from .paths import clip_media_content_id, signed_file_path
+from .listeners import Listeners
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigSubentry
-    from homeassistant.helpers.entity import Entity
-
-    from .core.errors import SourceError
-    from .core.models import CameraConfig, ClipInfo, Event, StreamStats
-    from .core.nvr import CameraPipeline
     from .data import LookbackConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = timedelta(hours=1)
-FIRST_STATS_AFTER_S = 5.0  # after a connection: long enough for a GOP of statistics
-
-type EventListener = Callable[[str, dict[str, Any]], None]
 
 
-def entity_unique_id(camera_id: str, key: str) -> str:
-    """Unique id of a camera's entity: the camera id never changes, so neither does this."""
-    return f"{camera_id}_{key}"
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
-
-
-class _Listeners:
-    """Callbacks entities register to hear that state changed."""
-
-    def __init__(self) -> None:
-        self._update: list[CALLBACK_TYPE] = []
-
-    @callback
-    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call ``update`` on every change until the returned function is called."""
-        self._update.append(update)
-        return lambda: self._update.remove(update)
-
-    @callback
-    def async_notify(self) -> None:
-        """Tell every listener to write its state."""
-        for update in list(self._update):
-            update()
-
-
-class CameraHub(_Listeners):
-    """One camera's state in HA, fed by its CameraPipeline."""
-
-    def __init__(self, hub: LookbackHub, subentry: ConfigSubentry) -> None:
-        """Read the subentry; the pipeline starts in ``async_start``."""
-        super().__init__()
-        self.hass = hub.hass
-        self._hub = hub
-        self.subentry_id = subentry.subentry_id
-        self.camera_id: str = subentry.data[CONF_CAMERA_ID]
-        self.name: str = subentry.data.get(CONF_NAME) or subentry.title
-        self.config: CameraConfig = camera_config_from(subentry.data)
-        self.stream_url = stream_url(subentry.data)
-        self.subentry_data = dict(subentry.data)  # what it was started with
-        self.entities: set[Entity] = set()
-        self.pipeline: CameraPipeline | None = None
-        self.connected = False
-        self.last_error: SourceError | None = None
-        self.recording_enabled = True
-        self.current_event: Event | None = None
-        self.last_event: Event | None = None
-        self.last_event_time: float | None = None  # survives restarts: seeded from the store
-        self.last_clip: ClipInfo | None = None
-        self.clips_stored = 0
-        self.bytes_stored = 0
-        self.stats: StreamStats | None = None
-        self.ring_bytes = 0
-        self._event_listeners: list[EventListener] = []
-        self._still: tuple[float, int, bytes] | None = None  # keyframe time, width, JPEG
-        self._down_timer: CALLBACK_TYPE | None = None
-        self._first_stats: CALLBACK_TYPE | None = None
-        self._reported_down = False
-        self._stopped = False
-
-    # Life ------------------------------------------------------------------------------
-
-    async def async_start(self) -> None:
-        """Start recording into the ring (connecting happens in the demux thread)."""
-        if clips := self._hub.store.clips(self.camera_id):  # in memory, sorted by start
-            self.last_event_time = clips[-1].trigger_time
-        self.pipeline = await self._hub.nvr.async_add_camera(self.config, self)
-        self.async_refresh_stats()  # counters read 0 from the start, not "unknown"
-        self._arm_down_timer()
-
-    async def async_stop(self) -> None:
-        """Cancel timers; the Nvr stops the pipeline's threads."""
-        self._stopped = True
-        self._cancel_down_timer()
-        self._cancel_first_stats()
-
-    async def async_remove(self) -> None:
-        """Stop this camera alone: its entities go, its pipeline stops, the others go on."""
-        await self.async_stop()
-        for entity in list(self.entities):
-            await entity.async_remove()
-        await self._hub.nvr.async_remove_camera(self.camera_id)
-
-    def _cancel_first_stats(self) -> None:
-        if self._first_stats is not None:
-            self._first_stats()
-            self._first_stats = None
-
-    @callback
-    def _refresh_first_stats(self, _now: datetime) -> None:
-        self._first_stats = None
-        self.async_refresh_stats()
-
-    @property
-    def nvr_device_id(self) -> str:
-        """Device registry id of the NVR device this camera hangs below."""
-        return self._hub.nvr_device_id
-
-    @property
-    def recording(self) -> bool:
-        """Whether an event is open (a clip is being written)."""
-        return self.current_event is not None
-
-    @callback
-    def async_add_event_listener(self, listener: EventListener) -> CALLBACK_TYPE:
-        """Hear ``event_started`` / ``clip_saved`` with their data (for the event entity)."""
-        self._event_listeners.append(listener)
-        return lambda: self._event_listeners.remove(listener)
-
-    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
-        for listener in list(self._event_listeners):
-            listener(event_type, data)
-
-    @property
-    def camera_entity_id(self) -> str | None:
-        """Entity id of this camera's camera entity (users may rename it)."""
-        return er.async_get(self.hass).async_get_entity_id(
-            "camera", DOMAIN, entity_unique_id(self.camera_id, "camera")
-        )
-
-    # Triggers and stills ---------------------------------------------------------------
-
-    @callback
-    def async_trigger(
-        self, trigger: Trigger, post_roll: float | None = None, pre_roll: float | None = None
-    ) -> Event | None:
-        """Start or extend an event; None when recording is switched off (logged)."""
-        if not self.recording_enabled or self.pipeline is None:
-            _LOGGER.info(
-                "%s: recording is off, %s trigger makes no clip", self.name, trigger.source
-            )
-            return None
-        return self.pipeline.trigger(trigger, post_roll, pre_roll)
-
-    @property
-    def max_pre_roll(self) -> float:
-        """The longest pre-roll a service call may ask for."""
-        return self.pipeline.max_pre_roll if self.pipeline else self.config.pre_roll
-
-    async def async_still_image(self, width: int | None = None) -> bytes | None:
-        """JPEG of the newest keyframe in the ring, decoded in an executor and cached."""
-        if self.pipeline is None:
-            return None
-        max_width = width or 1920
-        keyframe = self.pipeline.ring.latest_keyframe()
-        if keyframe is None:
-            return None
-        if self._still and self._still[:2] == (keyframe.time, max_width):
-            return self._still[2]
-        try:
-            still = await self.hass.async_add_executor_job(self.pipeline.still_jpeg, max_width)
-        except (av.error.FFmpegError, ValueError) as err:  # a keyframe that does not decode
-            _LOGGER.debug("%s: no still from the newest keyframe: %s", self.name, err)
-            return None
-        if still is None:
-            return None
-        self._still = (still[0], max_width, still[1])
-        return still[1]
-
-    async def async_save_snapshot(self) -> str:
-        """Store the newest keyframe as a JPEG; returns its path below the storage folder."""
-        jpeg = await self.async_still_image()
-        if jpeg is None:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="no_picture_yet",
-                translation_placeholders={"camera": self.name},
-            )
-        try:
-            return await self.hass.async_add_executor_job(
-                self._hub.store.save_snapshot, self.camera_id, time.time(), jpeg
-            )
-        except OSError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="snapshot_not_saved",
-                translation_placeholders={"camera": self.name, "error": str(err)},
-            ) from err
-
-    # PipelineListener: called on the loop ---------------------------------------------
-
-    def event_started(self, event: Event) -> None:
-        """An event opened: fire the bus event, tell the entities."""
-        self.current_event = event
-        self.last_event = event
-        self.last_event_time = event.first_trigger_time
-        data = self._event_data(event)
-        self.hass.bus.async_fire(EVENT_EVENT_STARTED, data)
-        self._emit("event_started", data)
-        self.async_notify()
-
-    def event_ended(self, event: Event) -> None:
-        """An event's post-roll ran out."""
-        if self.current_event is event:
-            self.current_event = None
-        if self._stopped:
-            return
-        self.hass.bus.async_fire(EVENT_EVENT_ENDED, self._event_data(event))
-        self.async_notify()
-
-    def clip_saved(self, clip: ClipInfo) -> None:
-        """A clip is complete: bus event with signed URLs, storage figures, retention."""
-        self.last_clip = clip
-        repairs.async_clear_write_failed(self.hass, self.camera_id)
-        data = self._clip_data(clip)
-        self.hass.bus.async_fire(EVENT_CLIP_SAVED, data)
-        # The entity's attributes are recorded to the database: no URLs that grant access.
-        self._emit("clip_saved", {k: v for k, v in data.items() if not k.endswith("_url")})
-        self._hub.async_schedule_housekeeping()
-        self.async_notify()
-
-    def connection_changed(self, connected: bool, error: SourceError | None) -> None:
-        """The stream came up or went down: availability, logs, repairs, reauth."""
-        if self._stopped:
-            return
-        self.connected = connected
-        self.last_error = error
-        if connected:
-            self._cancel_down_timer()
-            # Rates need a GOP or two of video: read them soon rather than at the next tick.
-            self._cancel_first_stats()
-            self._first_stats = async_call_later(
-                self.hass, FIRST_STATS_AFTER_S, self._refresh_first_stats
-            )
-            repairs.async_clear_source_down(self.hass, self.camera_id)
-            if self._reported_down:
-                _LOGGER.info("%s: stream is back", self.name)
-                self._reported_down = False
-        else:
-            if not self._reported_down:
-                _LOGGER.warning("%s: stream unavailable: %s", self.name, error)
-                self._reported_down = True
-            self._arm_down_timer()
-            if error is not None and error.kind is SourceErrorKind.AUTH_FAILED:
-                self._hub.async_start_reauth(self.subentry_id)
-        self.async_notify()
-
-    def write_failed(self, reason: str) -> None:
-        """A clip could not be written: a repair issue says why."""
-        repairs.async_report_write_failed(self.hass, self.camera_id, self.name, reason)
-        self._hub.async_schedule_housekeeping()  # size caps may free room for the next clip
-        self.async_notify()
-
-    # Statistics ------------------------------------------------------------------------
-
-    @callback
-    def async_refresh_stats(self) -> None:
-        """Read the stream statistics and ring size (memory only) and push them."""
-        if self.pipeline is None:
-            return
-        stats, ring_bytes = self.pipeline.stats, self.pipeline.ring.bytes
-        if (stats, ring_bytes) != (self.stats, self.ring_bytes):
-            self.stats, self.ring_bytes = stats, ring_bytes
-            self.async_notify()
-
-    @callback
-    def async_set_stored(self, clips: int, size: int) -> None:
-        """Clips and bytes this camera has in storage."""
-        if (clips, size) != (self.clips_stored, self.bytes_stored):
-            self.clips_stored, self.bytes_stored = clips, size
-            self.async_notify()
-
-    # Source down for long: a repair ---------------------------------------------------
-
-    def _arm_down_timer(self) -> None:
-        if self._down_timer is None and not self.connected:
-            self._down_timer = async_call_later(
-                self.hass, SOURCE_DOWN_REPAIR_AFTER_S, self._report_down
-            )
-
-    def _cancel_down_timer(self) -> None:
-        if self._down_timer is not None:
-            self._down_timer()
-            self._down_timer = None
-
-    @callback
-    def _report_down(self, _now: datetime) -> None:
-        self._down_timer = None
-        if not self.connected:
-            reason = str(self.last_error) if self.last_error else "no answer"
-            repairs.async_report_source_down(self.hass, self.camera_id, self.name, reason)
-
-    # Bus event data --------------------------------------------------------------------
-
-    def _event_data(self, event: Event) -> dict[str, Any]:
-        return {
-            "camera_entity_id": self.camera_entity_id,
-            "camera_id": self.camera_id,
-            "camera_name": self.name,
-            "event_id": event.event_id,
-            "start_time": _iso(event.first_trigger_time),
-            "pre_roll": event.pre_roll,
-            "triggers": [trigger.as_dict() for trigger in event.triggers],
-            "labels": event.labels,
-            "media_content_id": clip_media_content_id(self.camera_id, event.event_id),
-        }
-
-    def _clip_data(self, clip: ClipInfo) -> dict[str, Any]:
-        event = clip.event
-        return {
-            "camera_entity_id": self.camera_entity_id,
-            "camera_id": self.camera_id,
-            "camera_name": self.name,
-            "event_id": clip.event_id,
-            "clip_id": clip.clip_id,
-            "part": clip.part,
-            "start_time": _iso(clip.start_time),
-            "end_time": _iso(clip.end_time),
-            "trigger_time": _iso(clip.trigger_time),
-            "duration": round(clip.duration, 3),
-            "size": clip.size,
-            "triggers": event.get("triggers", []),
-            "labels": event.get("labels", {}),
-            "media_content_id": clip_media_content_id(self.camera_id, clip.clip_id),
-            "clip_url": signed_file_path(self.hass, clip.path),
-            "thumbnail_url": signed_file_path(self.hass, clip.thumbnail)
-            if clip.thumbnail
-            else None,
-        }
-
-
-class LookbackHub(_Listeners):
+class LookbackHub(Listeners):
     """The NVR entry's runtime: the clip store, the Nvr, every camera, storage figures."""
 
     def __init__(self, hass: HomeAssistant, entry: LookbackConfigEntry) -> None:

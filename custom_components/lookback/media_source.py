@@ -36,6 +36,7 @@ from homeassistant.components.media_source import (
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
+from . import media_titles as titles
 from .const import DOMAIN
 from .core.storage import SAFE_ID, SNAPSHOT_DIR
 from .paths import clip_identifier, file_path
@@ -84,83 +85,6 @@ class _NotFoundError(Exception):
         self.placeholders = placeholders
 
 
-# Titles -----------------------------------------------------------------------------------
-
-
-def _local(timestamp: float) -> datetime:
-    return dt_util.as_local(dt_util.utc_from_timestamp(timestamp))
-
-
-def _day_title(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
-
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-# Trigger sources as users know them: HA's UI calls services "actions".
-SOURCE_WORDS: Final = {"service": "action"}
-
-
-def _what(clip: ClipInfo) -> list[str]:
-    """Trigger sources (in order, once each) and labels (best score first) of a clip.
-
-    Sidecars are read from disk, so their event data is checked rather than trusted.
-    """
-    parts: list[str] = []
-    triggers = clip.event.get("triggers")
-    sources = dict.fromkeys(
-        SOURCE_WORDS.get(str(trigger["source"]), str(trigger["source"]))
-        for trigger in (triggers if isinstance(triggers, list) else [])
-        if isinstance(trigger, dict) and trigger.get("source")
-    )
-    if sources:
-        parts.append(", ".join(sources))
-    labels = clip.event.get("labels")
-    if isinstance(labels, dict) and labels:
-        scored = sorted(
-            (
-                (str(label), score if isinstance(score, int | float) else 0.0)
-                for label, score in labels.items()
-            ),
-            key=lambda pair: -pair[1],
-        )
-        parts.append(
-            ", ".join(f"{label} {score:.2f}" if score else label for label, score in scored)
-        )
-    if clip.part > 1:  # a long event is split into several files
-        parts.append(f"part {clip.part}")
-    return parts
-
-
-def clip_title(clip: ClipInfo) -> str:
-    """``14:03:21 · 12 s · service, motion · person 0.82`` (local start time)."""
-    start = _local(clip.start_time)
-    return " · ".join([f"{start:%H:%M:%S}", _duration(clip.duration), *_what(clip)])
-
-
-def recent_clip_title(camera_name: str, clip: ClipInfo) -> str:
-    """``Sat 21 Nov 14:03:21 · Front door · motion · person 0.82``.
-
-    The time comes first: tiles cut long titles short, and it is what tells clips apart.
-    """
-    start = _local(clip.start_time)
-    when = f"{start:%a} {start.day} {start:%b %H:%M:%S}"
-    return " · ".join([when, camera_name, *_what(clip)])
-
-
 # Nodes ------------------------------------------------------------------------------------
 
 
@@ -206,7 +130,7 @@ def _clip_node(clip: ClipInfo, title: str) -> BrowseMediaSource:
 
 def _snapshot_node(camera_id: str, snapshot: _Snapshot, *, with_day: bool) -> BrowseMediaSource:
     taken = snapshot.taken
-    title = f"{_day_title(taken)} {taken:%H:%M:%S}" if with_day else f"{taken:%H:%M:%S}"
+    title = f"{titles.day_title(taken)} {taken:%H:%M:%S}" if with_day else f"{taken:%H:%M:%S}"
     return BrowseMediaSource(
         domain=DOMAIN,
         identifier=snapshot_identifier(camera_id, snapshot.relative),
@@ -228,7 +152,7 @@ def _group[T](items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]
 
 
 def _day_of(clip: ClipInfo) -> str:
-    return _local(clip.start_time).strftime("%Y-%m-%d")
+    return titles.local(clip.start_time).strftime("%Y-%m-%d")
 
 
 def _snapshot_name(relative: str) -> str:
@@ -383,7 +307,7 @@ class LookbackMediaSource(MediaSource):
                 return self._browse_hour(hub, camera_id, day, hour, identifier)
             case "clip", [camera_id, clip_id]:
                 clip = self._clip(hub, camera_id, clip_id)
-                return _clip_node(clip, clip_title(clip))
+                return _clip_node(clip, titles.clip_title(clip))
             case "snapshots", [camera_id, *day] if len(day) <= 1:
                 return await self._browse_snapshots(hub, camera_id, day[0] if day else None)
             case "snapshot", [camera_id, *_]:
@@ -417,7 +341,7 @@ class LookbackMediaSource(MediaSource):
     def _browse_recent(self, hub: LookbackHub) -> BrowseMediaSource:
         clips = hub.store.clips()[-RECENT_CLIPS:][::-1]
         children = [
-            _clip_node(clip, recent_clip_title(self._camera_name(hub, clip.camera_id), clip))
+            _clip_node(clip, titles.recent_clip_title(self._camera_name(hub, clip.camera_id), clip))
             for clip in clips
         ]
         return _folder(
@@ -445,7 +369,7 @@ class LookbackMediaSource(MediaSource):
             )
         days = _group(clips, _day_of)
         for day, day_clips in reversed(days.items()):
-            title = f"{_day_title(date.fromisoformat(day))} ({_count(len(day_clips), 'clip')})"
+            title = f"{titles.day_title(date.fromisoformat(day))} ({titles.count(len(day_clips), 'clip')})"
             busy = len(day_clips) > MAX_FOLDER_ITEMS
             children.append(
                 _folder(
@@ -476,19 +400,19 @@ class LookbackMediaSource(MediaSource):
         self, hub: LookbackHub, camera_id: str, day: str, identifier: str
     ) -> BrowseMediaSource:
         clips = self._day_clips(hub, camera_id, day, identifier)
-        title = f"{self._camera_name(hub, camera_id)} · {_day_title(date.fromisoformat(day))}"
+        title = f"{self._camera_name(hub, camera_id)} · {titles.day_title(date.fromisoformat(day))}"
         if len(clips) <= MAX_FOLDER_ITEMS:
             return _folder(
                 identifier,
                 title,
-                children=[_clip_node(clip, clip_title(clip)) for clip in reversed(clips)],
+                children=[_clip_node(clip, titles.clip_title(clip)) for clip in reversed(clips)],
                 thumbnail=_thumbnail(clips[-1]),
             )
-        hours = _group(clips, lambda clip: f"{_local(clip.start_time).hour:02d}")
+        hours = _group(clips, lambda clip: f"{titles.local(clip.start_time).hour:02d}")
         children = [
             _folder(
                 f"hour/{camera_id}/{day}/{hour}",
-                f"{hour}:00-{hour}:59 ({_count(len(hour_clips), 'clip')})",
+                f"{hour}:00-{hour}:59 ({titles.count(len(hour_clips), 'clip')})",
                 thumbnail=_thumbnail(hour_clips[-1]),
             )
             for hour, hour_clips in reversed(hours.items())
@@ -507,15 +431,15 @@ class LookbackMediaSource(MediaSource):
         clips = [
             clip
             for clip in self._day_clips(hub, camera_id, day, identifier)
-            if f"{_local(clip.start_time).hour:02d}" == hour
+            if f"{titles.local(clip.start_time).hour:02d}" == hour
         ]
         if not clips:
             raise _NotFoundError("media_unknown_item", identifier=identifier)
-        day_title = _day_title(date.fromisoformat(day))
+        day_title = titles.day_title(date.fromisoformat(day))
         return _folder(
             identifier,
             f"{self._camera_name(hub, camera_id)} · {day_title} {hour}:00",
-            children=[_clip_node(clip, clip_title(clip)) for clip in reversed(clips)],
+            children=[_clip_node(clip, titles.clip_title(clip)) for clip in reversed(clips)],
             thumbnail=_thumbnail(clips[-1]),
         )
 
@@ -530,14 +454,14 @@ class LookbackMediaSource(MediaSource):
             raise _NotFoundError("media_unknown_item", identifier=identifier)
         title = f"{self._camera_name(hub, camera_id)} · Snapshots"
         if day is not None:
-            title += f" · {_day_title(snapshots[0].taken)}"
+            title += f" · {titles.day_title(snapshots[0].taken)}"
         thumbnail = file_path(snapshots[-1].relative)
         if day is None and len(snapshots) > MAX_FOLDER_ITEMS:
             days = _group(snapshots, lambda snapshot: snapshot.day)
             children = [
                 _folder(
                     f"snapshots/{camera_id}/{snapshot_day}",
-                    f"{_day_title(group[0].taken)} ({_count(len(group), 'snapshot')})",
+                    f"{titles.day_title(group[0].taken)} ({titles.count(len(group), 'snapshot')})",
                     children_class=MediaClass.IMAGE,
                     thumbnail=file_path(group[-1].relative),
                 )

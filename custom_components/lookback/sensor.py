@@ -18,9 +18,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from .camera_hub import CameraHub
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, LookbackNvrEntity, add_camera_entities
-from .hub import CameraHub, LookbackHub
+from .hub import LookbackHub
 
 PARALLEL_UPDATES = 0  # pushed by the hub
 

@@ -27,6 +27,7 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 import probatio
 
+from .camera_hub import CameraHub
 from .const import (
     ATTR_DURATION,
     ATTR_POST_ROLL,
@@ -36,7 +37,7 @@ from .const import (
     SERVICE_SNAPSHOT,
 )
 from .core.models import Trigger
-from .hub import CameraHub, LookbackHub
+from .hub import LookbackHub
 from .paths import clip_media_content_id, signed_file_path
 
 TRIGGER_SOURCE = "service"

@@ -10,9 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
+from .camera_hub import CameraHub
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, add_camera_entities
-from .hub import CameraHub
 
 PARALLEL_UPDATES = 0
 

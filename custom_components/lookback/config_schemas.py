@@ -1,0 +1,153 @@
+"""The config flow's forms: the NVR entry's fields, a camera's fields, reauth's fields.
+
+Plain schema builders (HA selectors), kept apart from the flow's steps and checks.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from homeassistant.const import (
+    CONF_NAME,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    UnitOfInformation,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+
+from .const import (
+    CONF_DETECT_URL,
+    CONF_MAX_CLIP_SECONDS,
+    CONF_POST_ROLL,
+    CONF_PRE_ROLL,
+    CONF_RETENTION_DAYS,
+    CONF_RETENTION_GB,
+    CONF_SMTP_ENABLED,
+    CONF_SMTP_HOST,
+    CONF_SMTP_PORT,
+    CONF_SNAPSHOT_URL,
+    CONF_STORAGE_MAX_GB,
+    CONF_STORAGE_PATH,
+    CONF_TRANSPORT,
+    CONF_URL,
+    DEFAULT_POST_ROLL,
+    DEFAULT_PRE_ROLL,
+    DEFAULT_SMTP_ENABLED,
+    DEFAULT_SMTP_HOST,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_STORAGE_MAX_GB,
+    DEFAULT_STORAGE_SUBDIR,
+)
+from .core.models import Transport
+
+
+def _number(
+    minimum: float, maximum: float | None = None, *, step: float = 1, unit: str | None = None
+) -> NumberSelector:
+    config = NumberSelectorConfig(min=minimum, step=step, mode=NumberSelectorMode.BOX)
+    if maximum is not None:
+        config["max"] = maximum
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return NumberSelector(config)
+
+
+def _seconds(maximum: float, minimum: float = 0) -> NumberSelector:
+    return _number(minimum, maximum, step=0.5, unit=UnitOfTime.SECONDS)
+
+
+_TEXT: Final = TextSelector()
+_URL: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_USERNAME: Final = TextSelector(TextSelectorConfig(autocomplete="username"))
+_PASSWORD: Final = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="current-password")
+)
+_PRE_ROLL: Final = _seconds(30)
+_POST_ROLL: Final = _seconds(300)
+
+
+def nvr_schema(values: Mapping[str, Any]) -> probatio.Schema:
+    """The NVR entry's fields, defaulting to ``values`` (defaults, entry data or last input)."""
+
+    def required(key: str) -> probatio.Required:
+        return probatio.Required(key, default=values[key])
+
+    return probatio.Schema(
+        {
+            required(CONF_STORAGE_PATH): _TEXT,
+            required(CONF_STORAGE_MAX_GB): _number(0, step=0.1, unit=UnitOfInformation.GIGABYTES),
+            required(CONF_PRE_ROLL): _PRE_ROLL,
+            required(CONF_POST_ROLL): _POST_ROLL,
+            required(CONF_SMTP_ENABLED): BooleanSelector(),
+            required(CONF_SMTP_HOST): _TEXT,
+            required(CONF_SMTP_PORT): probatio.All(_number(1, 65535), probatio.Coerce(int)),
+        }
+    )
+
+
+def nvr_defaults(hass: HomeAssistant) -> dict[str, Any]:
+    """Values of a new NVR entry; storage goes below HA's first media folder."""
+    media_dirs = list(hass.config.media_dirs.values())
+    if media_dirs:
+        storage = str(Path(media_dirs[0]) / DEFAULT_STORAGE_SUBDIR)
+    else:
+        storage = hass.config.path("media", DEFAULT_STORAGE_SUBDIR)
+    return {
+        CONF_STORAGE_PATH: storage,
+        CONF_STORAGE_MAX_GB: DEFAULT_STORAGE_MAX_GB,
+        CONF_PRE_ROLL: DEFAULT_PRE_ROLL,
+        CONF_POST_ROLL: DEFAULT_POST_ROLL,
+        CONF_SMTP_ENABLED: DEFAULT_SMTP_ENABLED,
+        CONF_SMTP_HOST: DEFAULT_SMTP_HOST,
+        CONF_SMTP_PORT: DEFAULT_SMTP_PORT,
+    }
+
+
+def camera_schema() -> probatio.Schema:
+    """A camera subentry's fields; the form's values come from add_suggested_values_to_schema."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_NAME): _TEXT,
+            probatio.Required(CONF_URL): _URL,
+            probatio.Optional(CONF_DETECT_URL): _URL,
+            probatio.Optional(CONF_SNAPSHOT_URL): _URL,
+            probatio.Optional(CONF_USERNAME): _USERNAME,
+            probatio.Optional(CONF_PASSWORD): _PASSWORD,
+            probatio.Required(CONF_TRANSPORT): SelectSelector(
+                SelectSelectorConfig(
+                    options=[t.value for t in Transport],
+                    translation_key=CONF_TRANSPORT,
+                    mode=SelectSelectorMode.LIST,
+                )
+            ),
+            probatio.Required(CONF_PRE_ROLL): _PRE_ROLL,
+            probatio.Required(CONF_POST_ROLL): _POST_ROLL,
+            probatio.Required(CONF_MAX_CLIP_SECONDS): _number(10, 3600, unit=UnitOfTime.SECONDS),
+            probatio.Required(CONF_RETENTION_DAYS): _number(0, 3650, unit=UnitOfTime.DAYS),
+            probatio.Required(CONF_RETENTION_GB): _number(
+                0, step=0.1, unit=UnitOfInformation.GIGABYTES
+            ),
+        }
+    )
+
+
+REAUTH_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(CONF_USERNAME): _USERNAME,
+        probatio.Optional(CONF_PASSWORD): _PASSWORD,
+    }
+)

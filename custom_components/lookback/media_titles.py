@@ -1,0 +1,89 @@
+"""Titles of clips and folders in the media browser (HA's time zone, plain words)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.util import dt as dt_util
+
+if TYPE_CHECKING:
+    from .core.models import ClipInfo
+
+
+def local(timestamp: float) -> datetime:
+    """A timestamp in HA's time zone."""
+    return dt_util.as_local(dt_util.utc_from_timestamp(timestamp))
+
+
+def day_title(day: date) -> str:
+    """``Sat 21 Nov 2026``."""
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def count(number: int, noun: str) -> str:
+    """``1 clip``, ``2 clips``."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def duration(seconds: float) -> str:
+    """``12 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+# Trigger sources as users know them: HA's UI calls services "actions".
+SOURCE_WORDS: Final = {"service": "action"}
+
+
+def _what(clip: ClipInfo) -> list[str]:
+    """Trigger sources (in order, once each) and labels (best score first) of a clip.
+
+    Sidecars are read from disk, so their event data is checked rather than trusted.
+    """
+    parts: list[str] = []
+    triggers = clip.event.get("triggers")
+    sources = dict.fromkeys(
+        SOURCE_WORDS.get(str(trigger["source"]), str(trigger["source"]))
+        for trigger in (triggers if isinstance(triggers, list) else [])
+        if isinstance(trigger, dict) and trigger.get("source")
+    )
+    if sources:
+        parts.append(", ".join(sources))
+    labels = clip.event.get("labels")
+    if isinstance(labels, dict) and labels:
+        scored = sorted(
+            (
+                (str(label), score if isinstance(score, int | float) else 0.0)
+                for label, score in labels.items()
+            ),
+            key=lambda pair: -pair[1],
+        )
+        parts.append(
+            ", ".join(f"{label} {score:.2f}" if score else label for label, score in scored)
+        )
+    if clip.part > 1:  # a long event is split into several files
+        parts.append(f"part {clip.part}")
+    return parts
+
+
+def clip_title(clip: ClipInfo) -> str:
+    """``14:03:21 · 12 s · action, motion · person 0.82`` (local start time)."""
+    start = local(clip.start_time)
+    return " · ".join([f"{start:%H:%M:%S}", duration(clip.duration), *_what(clip)])
+
+
+def recent_clip_title(camera_name: str, clip: ClipInfo) -> str:
+    """``Sat 21 Nov 14:03:21 · Front door · motion · person 0.82``.
+
+    The time comes first: tiles cut long titles short, and it is what tells clips apart.
+    """
+    start = local(clip.start_time)
+    when = f"{start:%a} {start.day} {start:%b %H:%M:%S}"
+    return " · ".join([when, camera_name, *_what(clip)])
