@@ -269,6 +269,7 @@ async def test_shutdown_closes_the_open_clip(
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     clip = (await async_wait_for(saved, "the clip closed at shutdown")).data
     assert clip["event_id"] == event.event_id
+    await hass.async_block_till_done()  # the stop handler joins the threads after the clip
     assert not [t for t in threading.enumerate() if t.name.endswith("-front")]
 
 
