@@ -11,7 +11,7 @@ camera pipelines run threads, and the HA plugin fails tests that leave threads b
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant, callback
@@ -26,6 +26,16 @@ WAIT_TIMEOUT = 30.0
 
 RECHECK_S = 0.05
 """How often ``async_wait_for`` re-checks a condition that no hub notification announces."""
+
+# A small live camera for HA tests: 640x360 H.264 at 10 fps, a keyframe every second.
+CAMERA_MEDIA: Final[dict[str, Any]] = {
+    "codec": "h264",
+    "width": 640,
+    "height": 360,
+    "fps": 10,
+    "seconds": 20,
+    "gop_seconds": 1,
+}
 
 UNREACHABLE_URL = "rtsp://127.0.0.1:9/stream1"
 """A camera URL that refuses connections at once (discard port), for tests needing no video."""

@@ -22,6 +22,7 @@ from custom_components.lookback.const import DOMAIN, EVENT_CLIP_SAVED
 from custom_components.lookback.core.models import Trigger
 from custom_components.lookback.diagnostics import redact_config
 from tests.ha_helpers import (
+    CAMERA_MEDIA,
     async_next_bus_event,
     async_setup_lookback,
     async_unload_lookback,
@@ -36,14 +37,6 @@ from tests.sim.camera import CameraFactory
 USER = "camadmin"
 PASSWORD = "s3cret-pw"
 TOKEN = "tok-123456"
-MEDIA: dict[str, Any] = {
-    "codec": "h264",
-    "width": 640,
-    "height": 360,
-    "fps": 10,
-    "seconds": 20,
-    "gop_seconds": 1,
-}
 
 # Values that depend on the machine or on timing; the snapshot keeps only their type.
 VOLATILE = path_type(
@@ -152,7 +145,7 @@ async def test_diagnostics_of_a_recording_camera(
     tmp_path: Path,
     rtsp_camera: CameraFactory,
 ) -> None:
-    sim = rtsp_camera(mode="live", user=USER, password=PASSWORD, **MEDIA)
+    sim = rtsp_camera(mode="live", user=USER, password=PASSWORD, **CAMERA_MEDIA)
     entry = await async_setup_lookback(
         hass,
         tmp_path,

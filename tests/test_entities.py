@@ -35,6 +35,7 @@ from custom_components.lookback.const import (
 from custom_components.lookback.core.models import Trigger
 from custom_components.lookback.repairs import ISSUE_SOURCE_DOWN, ISSUE_WRITE_FAILED
 from tests.ha_helpers import (
+    CAMERA_MEDIA,
     UNREACHABLE_URL,
     async_next_bus_event,
     async_setup_lookback,
@@ -47,7 +48,6 @@ from tests.ha_helpers import (
 from tests.sim.camera import CameraFactory, SimulatedCamera
 
 CAMERA = "camera.front"
-MEDIA = {"codec": "h264", "width": 640, "height": 360, "fps": 10, "gop_seconds": 1.0}
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def front(
     hass: HomeAssistant, tmp_path: Path, rtsp_camera: CameraFactory
 ) -> AsyncIterator[tuple[SimulatedCamera, CameraHub]]:
     """A live simulated camera configured as "Front", connected; unloaded at the end."""
-    sim = rtsp_camera(mode="live", seconds=20, **MEDIA)  # type: ignore[arg-type]
+    sim = rtsp_camera(mode="live", **CAMERA_MEDIA)
     entry = await async_setup_lookback(
         hass,
         tmp_path,
@@ -238,7 +238,7 @@ async def test_write_failure_raises_a_repair_that_the_next_clip_clears(
 async def test_wrong_password_starts_reauth_once(
     hass: HomeAssistant, tmp_path: Path, rtsp_camera: CameraFactory
 ) -> None:
-    sim = rtsp_camera(user="admin", password="right", seconds=4, **MEDIA)  # type: ignore[arg-type]
+    sim = rtsp_camera(user="admin", password="right", **(CAMERA_MEDIA | {"seconds": 4}))
     entry = await async_setup_lookback(
         hass,
         tmp_path,

@@ -33,6 +33,7 @@ from custom_components.lookback.const import (
 )
 from custom_components.lookback.core.models import Trigger
 from tests.ha_helpers import (
+    CAMERA_MEDIA,
     UNREACHABLE_URL,
     async_next_bus_event,
     async_setup_lookback,
@@ -45,14 +46,6 @@ from tests.sim.camera import CameraFactory
 
 FRONT = "camera.front"
 BACK = "camera.back"
-MEDIA: dict[str, Any] = {
-    "codec": "h264",
-    "width": 640,
-    "height": 360,
-    "fps": 10,
-    "seconds": 20,
-    "gop_seconds": 1,
-}
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ async def live(
     hass: HomeAssistant, tmp_path: Path, rtsp_camera: CameraFactory
 ) -> AsyncIterator[tuple[MockConfigEntry, CameraHub]]:
     """Camera "front" streaming from the live simulator, connected; unloaded at the end."""
-    sim = rtsp_camera(mode="live", **MEDIA)
+    sim = rtsp_camera(mode="live", **CAMERA_MEDIA)
     entry = await async_setup_lookback(hass, tmp_path, cameras={"front": sim.url})
     camera = lookback_hub(entry).cameras["front"]
     await async_wait_connected(camera)
