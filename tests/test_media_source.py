@@ -207,9 +207,9 @@ async def test_recent_shows_newest_clips_of_all_cameras(
 
     node = await browse(hass, "recent")
     assert len(node.children or []) == RECENT_CLIPS
-    assert titles(node)[0] == "Sat 21 Nov 14:03:21 · Front door · motion · person 0.82"
-    assert titles(node)[1] == "Sat 21 Nov 08:54:00 · Back garden"
-    assert titles(node)[2] == "Sat 21 Nov 08:53:00 · Front door"
+    assert titles(node)[0] == "14:03:21 · Sat 21 Nov · Front door · motion · person 0.82"
+    assert titles(node)[1] == "08:54:00 · Sat 21 Nov · Back garden"
+    assert titles(node)[2] == "08:53:00 · Sat 21 Nov · Front door"
     # Newest first; the 5 oldest clips are left out.
     assert ids(node)[:2] == ["clip/front/last", "clip/back/c54"]
     assert ids(node)[-1] == "clip/back/c06"
@@ -502,4 +502,4 @@ async def test_clip_titles(
         event=event,
     )
     assert clip_title(clip) == title
-    assert recent_clip_title("Front", clip).startswith("Sat 21 Nov 14:03:21 · Front")
+    assert recent_clip_title("Front", clip).startswith("14:03:21 · Sat 21 Nov · Front")

@@ -80,10 +80,11 @@ def clip_title(clip: ClipInfo) -> str:
 
 
 def recent_clip_title(camera_name: str, clip: ClipInfo) -> str:
-    """``Sat 21 Nov 14:03:21 · Front door · motion · person 0.82``.
+    """``14:03:21 · Sat 21 Nov · Front door · motion · person 0.82``.
 
     The time comes first: tiles cut long titles short, and it is what tells clips apart.
     """
     start = local(clip.start_time)
-    when = f"{start:%a} {start.day} {start:%b %H:%M:%S}"
-    return " · ".join([when, camera_name, *_what(clip)])
+    return " · ".join(
+        [f"{start:%H:%M:%S}", f"{start:%a} {start.day} {start:%b}", camera_name, *_what(clip)]
+    )
