@@ -182,15 +182,13 @@ class LookbackHub(Listeners):
             self.async_notify()
 
     def _storage_figures(self) -> tuple[dict[str, tuple[int, int]], int, int | None]:
-        per_camera = {
-            camera_id: (len(self.store.clips(camera_id)), self.store.bytes_used(camera_id))
-            for camera_id in self.cameras
-        }
+        usage = self.store.usage_by_camera()  # one stat per thumbnail, not one per figure
+        per_camera = {camera_id: usage.get(camera_id, (0, 0)) for camera_id in self.cameras}
         try:
             free: int | None = self.store.disk_usage().free
         except OSError:
             free = None
-        return per_camera, self.store.bytes_used(), free
+        return per_camera, sum(size for _count, size in usage.values()), free
 
     async def _retention_tick(self, _now: datetime) -> None:
         await self.async_housekeeping()

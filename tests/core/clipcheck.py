@@ -87,3 +87,15 @@ def write_audio_only(path: Path) -> None:
             plane.update(bytes(plane.buffer_size))
         out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+
+
+def write_mjpeg(path: Path) -> None:
+    """A tiny MJPEG AVI: video, but not a codec an NVR can record."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mjpeg", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
+        frame = av.VideoFrame(64, 64, "yuvj420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))

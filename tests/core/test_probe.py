@@ -14,7 +14,6 @@ import threading
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import av
 import pytest
 
 from custom_components.lookback.core import probe
@@ -24,7 +23,7 @@ from custom_components.lookback.core.probe import probe_source
 from custom_components.lookback.core.source import open_stream
 from tests.sim.camera import CameraFactory
 
-from .clipcheck import write_audio_only
+from .clipcheck import write_audio_only, write_mjpeg
 
 if TYPE_CHECKING:
     from av.container import InputContainer
@@ -74,18 +73,6 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
-
-
-def write_mjpeg(path: Path) -> None:
-    """A tiny MJPEG AVI: video, but not a codec an NVR can record."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mjpeg", rate=5)
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuvj420p"
-        frame = av.VideoFrame(64, 64, "yuvj420p")
-        for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
 
 
 def write_media_files(directory: Path) -> None:

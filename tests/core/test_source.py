@@ -20,7 +20,7 @@ from custom_components.lookback.core.timing import Backoff
 from tests.sim.camera import SimulatedCamera
 from tests.sim.media import make_clip
 
-from .clipcheck import write_audio_only
+from .clipcheck import write_audio_only, write_mjpeg
 
 CameraFactory = Callable[..., SimulatedCamera]
 
@@ -226,14 +226,7 @@ def test_not_video_and_unsupported_codec(tmp_path: Path) -> None:
     audio_only = tmp_path / "audio.m4a"
     write_audio_only(audio_only)
     mjpeg = tmp_path / "mjpeg.avi"
-    with av.open(str(mjpeg), "w") as out:
-        vstream = out.add_stream("mjpeg", rate=5)
-        vstream.width, vstream.height, vstream.pix_fmt = 64, 64, "yuvj420p"
-        frame_v = av.VideoFrame(64, 64, "yuvj420p")
-        for vplane in frame_v.planes:
-            vplane.update(bytes(vplane.buffer_size))
-        out.mux(vstream.encode(frame_v))
-        out.mux(vstream.encode(None))
+    write_mjpeg(mjpeg)
     for path, kind in (
         (audio_only, SourceErrorKind.NOT_VIDEO),
         (mjpeg, SourceErrorKind.UNSUPPORTED_CODEC),

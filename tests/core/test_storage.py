@@ -276,3 +276,14 @@ def test_a_missing_parent_is_not_created_at_start_up(tmp_path: Path) -> None:
     assert not (tmp_path / "usb").exists()
     store.check_writable()  # the config flow may create the whole path
     store.check_writable(create_parents=False)
+
+
+def test_usage_by_camera_counts_clips_and_bytes(tmp_path: Path) -> None:
+    store = ClipStore(tmp_path)
+    now = time.time()
+    store_clip(store, "a", "a1", now, 100)
+    store_clip(store, "a", "a2", now + 1, 50)
+    store_clip(store, "b", "b1", now, 10)
+    usage = store.usage_by_camera()
+    assert usage == {"a": (2, store.bytes_used("a")), "b": (1, store.bytes_used("b"))}
+    assert sum(size for _n, size in usage.values()) == store.bytes_used()

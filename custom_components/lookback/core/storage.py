@@ -192,6 +192,14 @@ class ClipStore:
         """Bytes of finished clips (and thumbnails) of one camera or all."""
         return sum(self._clip_bytes(c) for c in self.clips(camera_id))
 
+    def usage_by_camera(self) -> dict[str, tuple[int, int]]:
+        """Clips and bytes (with thumbnails) per camera, in one pass over the index."""
+        usage: dict[str, tuple[int, int]] = {}
+        for clip in self.clips():
+            count, size = usage.get(clip.camera_id, (0, 0))
+            usage[clip.camera_id] = (count + 1, size + self._clip_bytes(clip))
+        return usage
+
     def _clip_bytes(self, clip: ClipInfo) -> int:
         thumb = self.root / clip.thumbnail if clip.thumbnail else None
         with contextlib.suppress(OSError):
