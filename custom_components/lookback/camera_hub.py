@@ -81,7 +81,6 @@ class CameraHub(Listeners):
         self.current_event: Event | None = None
         self.last_event: Event | None = None
         self.last_event_time: float | None = None  # survives restarts: seeded from the store
-        self.last_clip: ClipInfo | None = None
         self.clips_stored = 0
         self.bytes_stored = 0
         self.stats: StreamStats | None = None
@@ -235,7 +234,6 @@ class CameraHub(Listeners):
 
     def clip_saved(self, clip: ClipInfo) -> None:
         """A clip is complete: bus event with signed URLs, storage figures, retention."""
-        self.last_clip = clip
         repairs.async_clear_write_failed(self.hass, self.camera_id)
         data = self._clip_data(clip)
         self.hass.bus.async_fire(EVENT_CLIP_SAVED, data)
