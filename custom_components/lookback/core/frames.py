@@ -9,21 +9,32 @@ import av
 from PIL import Image
 
 if TYPE_CHECKING:
+    from av.stream import Stream
     from av.video.codeccontext import VideoCodecContext
     from av.video.frame import VideoFrame
 
     from .models import TimedPacket
 
 
-def decode_keyframe(timed: TimedPacket) -> VideoFrame:
-    """Decode one keyframe with a decoder of its own (the demuxer's context is not touched).
+def new_decoder(stream: Stream) -> VideoCodecContext:
+    """A decoder of its own for a demuxed video stream (the demuxer's context is not touched).
 
-    Raises ``av.error.FFmpegError`` or ``ValueError`` when the packet yields no picture.
+    One thread: every camera has one, and a small box has two cores for all of them.
     """
-    source = timed.stream.codec_context
+    source = stream.codec_context
     decoder = cast("VideoCodecContext", av.CodecContext.create(source.name, "r"))
     if source.extradata:
         decoder.extradata = source.extradata
+    decoder.thread_count = 1
+    return decoder
+
+
+def decode_keyframe(timed: TimedPacket) -> VideoFrame:
+    """Decode one keyframe with a decoder of its own.
+
+    Raises ``av.error.FFmpegError`` or ``ValueError`` when the packet yields no picture.
+    """
+    decoder = new_decoder(timed.stream)
     frames = [*decoder.decode(timed.packet), *decoder.decode(None)]
     if not frames:
         msg = "keyframe decoded to no picture"

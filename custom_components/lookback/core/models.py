@@ -29,6 +29,35 @@ class Transport(StrEnum):
     UDP = "udp"
 
 
+Point = tuple[float, float]
+"""x, y relative to the picture: 0-1 from the left and from the top."""
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """A named polygon that reports motion of its own."""
+
+    name: str
+    polygon: tuple[Point, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MotionConfig:
+    """Motion detection settings of one camera."""
+
+    enabled: bool = True
+    sensitivity: float = 50.0
+    """0-100: higher finds fainter changes (a lower difference threshold)."""
+    min_area: float = 0.3
+    """Percent of the picture a changed region must cover to count."""
+    min_duration: float = 5.0
+    """Motion stays on this long after the last moving frame (each moving frame extends it)."""
+    active_fps: float = 5.0
+    """Frames analysed per second while something moves (0: keyframes only, always)."""
+    masks: tuple[tuple[Point, ...], ...] = ()
+    zones: tuple[Zone, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class CameraConfig:
     """One camera as the core needs it (the HA layer builds it from a config subentry)."""
@@ -45,6 +74,9 @@ class CameraConfig:
     stall_timeout: float = 10.0
     retention_days: float | None = None
     retention_bytes: int | None = None
+    detect_url: str | None = None
+    """A second (sub-)stream analysed instead of the main stream; None: the main stream."""
+    motion: MotionConfig = field(default_factory=MotionConfig)
 
 
 @dataclass(frozen=True, slots=True)

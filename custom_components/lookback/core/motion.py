@@ -1,0 +1,290 @@
+"""MotionDetector: changed regions of small grey pictures against a running-average background.
+
+Per frame, in numpy (Pillow for the blur): blur, contrast normalisation, difference to the
+background, threshold, erosion then dilation, regions on a coarse grid, minimum area, masks and
+zones. A frame where most of the picture changed at once (lights, IR day/night switch,
+auto-exposure) re-calibrates the background instead of reporting motion. The background follows
+the scene with a time constant in seconds, so keyframes 2 s apart and frames 0.2 s apart age it
+alike. Pure and single-threaded: the analysis worker owns one detector per camera.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+import math
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFilter
+
+from .models import MotionConfig
+from .polygons import BoolMask, polygon_mask, union_mask
+
+ANALYSIS_WIDTH = 320
+BLUR_RADIUS = 1.0
+BACKGROUND_TIME_CONSTANT_S = 8.0
+# Share of the unmasked picture changed at once that means "the light changed", not motion.
+GLOBAL_CHANGE_RATIO = 0.45
+# Contrast stretch: the 2nd..98th percentile spread onto 0..255, amplified at most this much
+# (dark night pictures would otherwise turn sensor noise into motion).
+MAX_CONTRAST_GAIN = 4.0
+CELL = 8  # region grid: cells of CELL x CELL pixels
+CELL_MIN_CHANGED = 6  # changed pixels that make a cell part of a region
+
+U8 = npt.NDArray[np.uint8]
+F32 = npt.NDArray[np.float32]
+
+
+def analysis_size(width: int, height: int) -> tuple[int, int]:
+    """The analysed picture's size: ANALYSIS_WIDTH wide (never wider than the source), even."""
+    out_w = min(ANALYSIS_WIDTH, width)
+    out_h = max(2, round(height * out_w / width / 2) * 2)
+    return out_w, out_h
+
+
+def threshold_for(sensitivity: float) -> float:
+    """Grey-level difference that counts as change: sensitivity 0 -> 50, 50 -> 30, 100 -> 10."""
+    return 50.0 - 0.4 * min(100.0, max(0.0, sensitivity))
+
+
+@dataclass(frozen=True, slots=True)
+class MotionBox:
+    """A changed region: its bounding box relative to the picture and its changed share."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    area: float
+    """Changed pixels of the region as a fraction of the whole picture."""
+
+    def as_list(self) -> list[float]:
+        """[x, y, width, height] rounded for attributes and events."""
+        return [round(self.x, 3), round(self.y, 3), round(self.width, 3), round(self.height, 3)]
+
+
+@dataclass(frozen=True, slots=True)
+class MotionResult:
+    """What one analysed frame showed."""
+
+    time: float
+    motion: bool
+    score: float
+    """Changed share of the unmasked picture in regions that count (0-1)."""
+    boxes: tuple[MotionBox, ...]
+    zones: tuple[str, ...]
+    changed_ratio: float
+    """Share of unmasked pixels over the threshold before erosion: the global-change figure."""
+    recalibrated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DebugFrames:
+    """The last analysed frame's working pictures, for the tuning image."""
+
+    picture: U8
+    difference: U8
+    changed: BoolMask
+    ignored: BoolMask
+    zones: tuple[tuple[str, BoolMask], ...]
+    result: MotionResult
+
+
+class MotionDetector:
+    """One camera's motion analysis; feed it grey frames at ``analysis_size`` in time order."""
+
+    def __init__(self, config: MotionConfig) -> None:
+        """Use ``config`` (masks and zones are rasterised on the first frame of each size)."""
+        self.config = config
+        self._threshold = threshold_for(config.sensitivity)
+        self._background: F32 | None = None
+        self._last_time: float | None = None
+        self._size: tuple[int, int] | None = None
+        self._ignored: BoolMask = np.zeros((0, 0), np.bool_)
+        self._zones: tuple[tuple[str, BoolMask], ...] = ()
+        self._watched_pixels = 1
+        self.last_debug: DebugFrames | None = None
+        self.recalibrations = 0
+
+    def reset(self) -> None:
+        """Forget the background (a new connection: the scene may have changed meanwhile)."""
+        self._background = None
+        self._last_time = None
+
+    def analyse(self, grey: U8, time: float) -> MotionResult:
+        """Compare one grey frame (uint8, height x width) with the background, then update it."""
+        height, width = grey.shape
+        if self._size != (width, height):
+            self._prepare(width, height)
+        picture = self._normalise(grey)
+        background = self._background
+        if background is None:
+            return self._recalibrate(picture, time, changed_ratio=0.0)
+        difference = np.abs(picture - background)
+        raw = difference > self._threshold
+        raw[self._ignored] = False
+        changed_ratio = float(np.count_nonzero(raw)) / self._watched_pixels
+        if changed_ratio >= GLOBAL_CHANGE_RATIO:
+            return self._recalibrate(picture, time, changed_ratio)
+        changed = _dilate(_erode(raw))
+        changed[self._ignored] = False
+        boxes, kept = self._regions(changed)
+        zones = self._active_zones(kept)
+        score = float(np.count_nonzero(kept)) / self._watched_pixels
+        result = MotionResult(
+            time=time,
+            motion=bool(boxes),
+            score=round(score, 4),
+            boxes=boxes,
+            zones=zones,
+            changed_ratio=round(changed_ratio, 4),
+        )
+        self._update_background(background, picture, time)
+        self.last_debug = DebugFrames(
+            _to_u8(picture), _to_u8(difference), kept, self._ignored, self._zones, result
+        )
+        return result
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _prepare(self, width: int, height: int) -> None:
+        self._size = (width, height)
+        self._ignored = union_mask(self.config.masks, width, height)
+        self._zones = tuple(
+            (zone.name, polygon_mask(zone.polygon, width, height) & ~self._ignored)
+            for zone in self.config.zones
+        )
+        self._watched_pixels = max(1, width * height - int(np.count_nonzero(self._ignored)))
+        self.reset()
+
+    def _normalise(self, grey: U8) -> F32:
+        """Blur, then stretch the 2nd..98th percentile onto 0..255 (gain capped)."""
+        blurred = np.asarray(
+            Image.fromarray(grey).filter(ImageFilter.GaussianBlur(BLUR_RADIUS)), dtype=np.float32
+        )
+        counts = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+        low = float(np.searchsorted(counts, counts[-1] * 0.02))
+        high = float(np.searchsorted(counts, counts[-1] * 0.98))
+        gain = min(MAX_CONTRAST_GAIN, 255.0 / max(1.0, high - low))
+        centre = (low + high) / 2
+        return (blurred - centre) * gain + 127.5
+
+    def _recalibrate(self, picture: F32, time: float, changed_ratio: float) -> MotionResult:
+        self._background = picture
+        self._last_time = time
+        self.recalibrations += 1
+        result = MotionResult(
+            time=time,
+            motion=False,
+            score=0.0,
+            boxes=(),
+            zones=(),
+            changed_ratio=round(changed_ratio, 4),
+            recalibrated=True,
+        )
+        empty = np.zeros(picture.shape, np.bool_)
+        self.last_debug = DebugFrames(
+            _to_u8(picture), np.zeros(picture.shape, np.uint8), empty, self._ignored, (), result
+        )
+        return result
+
+    def _update_background(self, background: F32, picture: F32, time: float) -> None:
+        elapsed = max(0.0, time - (self._last_time or time))
+        alpha = 1.0 - math.exp(-elapsed / BACKGROUND_TIME_CONSTANT_S)
+        background += np.float32(alpha) * (picture - background)
+        self._last_time = time
+
+    def _regions(self, changed: BoolMask) -> tuple[tuple[MotionBox, ...], BoolMask]:
+        """Regions of the changed mask big enough to count, and the pixels they cover."""
+        height, width = changed.shape
+        rows, cols = -(-height // CELL), -(-width // CELL)
+        padded = np.zeros((rows * CELL, cols * CELL), np.bool_)
+        padded[:height, :width] = changed
+        per_cell = padded.reshape(rows, CELL, cols, CELL).sum(axis=(1, 3))
+        min_pixels = self.config.min_area / 100.0 * width * height
+        boxes: list[MotionBox] = []
+        kept = np.zeros_like(changed)
+        for cells in _components(per_cell >= CELL_MIN_CHANGED):
+            pixels = int(sum(per_cell[r, c] for r, c in cells))
+            if pixels < min_pixels:
+                continue
+            r0, r1 = min(r for r, _ in cells), max(r for r, _ in cells) + 1
+            c0, c1 = min(c for _, c in cells), max(c for _, c in cells) + 1
+            y0, y1 = r0 * CELL, min(height, r1 * CELL)
+            x0, x1 = c0 * CELL, min(width, c1 * CELL)
+            for r, c in cells:
+                cell = np.s_[r * CELL : (r + 1) * CELL, c * CELL : (c + 1) * CELL]
+                kept[cell] = changed[cell]
+            boxes.append(
+                MotionBox(
+                    x0 / width,
+                    y0 / height,
+                    (x1 - x0) / width,
+                    (y1 - y0) / height,
+                    pixels / (width * height),
+                )
+            )
+        boxes.sort(key=lambda box: box.area, reverse=True)
+        return tuple(boxes), kept
+
+    def _active_zones(self, kept: BoolMask) -> tuple[str, ...]:
+        """Zones holding enough of the counted change: the minimum area, or half the zone."""
+        min_pixels = self.config.min_area / 100.0 * kept.size
+        active = []
+        for name, zone in self._zones:
+            inside = int(np.count_nonzero(kept & zone))
+            if inside and inside >= min(min_pixels, 0.5 * int(np.count_nonzero(zone))):
+                active.append(name)
+        return tuple(active)
+
+
+def _erode(mask: BoolMask) -> BoolMask:
+    """3x3 erosion: a pixel stays only when its whole neighbourhood changed (drops speckle)."""
+    padded = np.pad(mask, 1, constant_values=False)
+    out = mask.copy()
+    height, width = mask.shape
+    for dy in range(3):
+        for dx in range(3):
+            out &= padded[dy : dy + height, dx : dx + width]
+    return out
+
+
+def _dilate(mask: BoolMask, radius: int = 2) -> BoolMask:
+    """Square dilation: grows what survived erosion back and joins the parts of one object."""
+    size = 2 * radius + 1
+    padded = np.pad(mask, radius, constant_values=False)
+    out = np.zeros_like(mask)
+    height, width = mask.shape
+    for dy in range(size):
+        for dx in range(size):
+            out |= padded[dy : dy + height, dx : dx + width]
+    return out
+
+
+def _components(cells: BoolMask) -> list[list[tuple[int, int]]]:
+    """8-connected groups of true cells (the grid is small: tens by tens)."""
+    rows, cols = cells.shape
+    seen = np.zeros_like(cells)
+    groups: list[list[tuple[int, int]]] = []
+    for start in zip(*np.nonzero(cells), strict=True):
+        r0, c0 = int(start[0]), int(start[1])
+        if seen[r0, c0]:
+            continue
+        seen[r0, c0] = True
+        group: list[tuple[int, int]] = []
+        queue = deque([(r0, c0)])
+        while queue:
+            r, c = queue.popleft()
+            group.append((r, c))
+            for nr in range(max(0, r - 1), min(rows, r + 2)):
+                for nc in range(max(0, c - 1), min(cols, c + 2)):
+                    if cells[nr, nc] and not seen[nr, nc]:
+                        seen[nr, nc] = True
+                        queue.append((nr, nc))
+        groups.append(group)
+    return groups
+
+
+def _to_u8(picture: F32) -> U8:
+    return np.clip(picture, 0, 255).astype(np.uint8)
