@@ -35,6 +35,7 @@ from custom_components.lookback.config_flow import (
 from custom_components.lookback.config_schemas import (
     REAUTH_SCHEMA,
     camera_schema,
+    motion_schema,
     nvr_defaults,
     nvr_schema,
 )
@@ -42,6 +43,12 @@ from custom_components.lookback.const import (
     CONF_CAMERA_ID,
     CONF_DETECT_URL,
     CONF_MAX_CLIP_SECONDS,
+    CONF_MOTION_ACTIVE_FPS,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_MIN_AREA,
+    CONF_MOTION_MIN_DURATION,
+    CONF_MOTION_SENSITIVITY,
+    CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RETENTION_DAYS,
@@ -59,6 +66,7 @@ from custom_components.lookback.const import (
     SUBENTRY_CAMERA,
 )
 from custom_components.lookback.core.errors import SourceError, SourceErrorKind
+from custom_components.lookback.core.polygons import PolygonProblem
 from custom_components.lookback.core.probe import ProbeResult
 from tests.core.test_probe import serve_directory, silent_listener, write_media_files
 from tests.sim.camera import CameraFactory
@@ -186,6 +194,19 @@ def suggested(result: Any, key: str) -> Any:
                 return marker.description["suggested_value"]
             return marker.default() if callable(marker.default) else None
     raise KeyError(key)
+
+
+async def start_camera_reconfigure(
+    hass: HomeAssistant, entry: MockConfigEntry, subentry: ConfigSubentry, choice: str
+) -> Any:
+    """Open a camera's Reconfigure menu and pick ``choice``; returns that step's form."""
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "reconfigure"
+    result = await submit(hass, result, {"next_step_id": choice})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == choice
+    return result
 
 
 def placeholders(result: Mapping[str, Any]) -> Mapping[str, str]:
@@ -624,8 +645,7 @@ async def test_reconfigure_camera_keeps_password_and_id(
         ),
     )
     subentry = only_subentry(entry, "porch")
-    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
-    assert result["step_id"] == "reconfigure"
+    result = await start_camera_reconfigure(hass, entry, subentry, "camera")
     assert suggested(result, CONF_URL) == url
     assert suggested(result, CONF_USERNAME) == "admin"
     assert suggested(result, CONF_PASSWORD) is None  # never sent to the browser
@@ -652,14 +672,14 @@ async def test_reconfigure_camera_probe_failure_and_duplicate(
         camera_subentry("gate", "rtsp://cam2/s"),
     )
     subentry = only_subentry(entry, "porch")
-    result = await entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    result = await start_camera_reconfigure(hass, entry, subentry, "camera")
     with patch.object(
         config_flow, "probe_source", side_effect=SourceError(SourceErrorKind.AUTH_FAILED, "401")
     ):
         result = await submit(
             hass, result, camera_input("rtsp://cam1/s", **{CONF_PASSWORD: "typo"})
         )
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "camera"
     assert result["errors"] == {"base": "auth_failed"}
     assert suggested(result, CONF_PASSWORD) == "typo"  # the user's own input, shown back
 
@@ -667,6 +687,80 @@ async def test_reconfigure_camera_probe_failure_and_duplicate(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_URL: "url_taken"}
     assert only_subentry(entry, "porch").data[CONF_URL] == "rtsp://cam1/s"
+
+
+# Motion settings ------------------------------------------------------------------------------
+
+
+def motion_input(**changes: Any) -> dict[str, Any]:
+    return {
+        CONF_MOTION_SENSITIVITY: 60,
+        CONF_MOTION_MIN_AREA: 0.5,
+        CONF_MOTION_MIN_DURATION: 8,
+        CONF_MOTION_ACTIVE_FPS: 3,
+    } | changes
+
+
+async def test_motion_settings_saved_with_masks_and_zones(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    entry = await add_nvr(hass, tmp_path, camera_subentry("porch", "rtsp://cam1/s"))
+    subentry = only_subentry(entry, "porch")
+    result = await start_camera_reconfigure(hass, entry, subentry, "motion")
+    assert suggested(result, CONF_MOTION_SENSITIVITY) == 50.0  # defaults for a new camera
+    assert suggested(result, CONF_MOTION_ACTIVE_FPS) == 5.0
+    assert placeholders(result)["name"] == subentry.title
+
+    masks = "  0,0 1,0 1,0.1 0,0.1\n\n0.8,0.8 1,0.8 1,1  "
+    zones = "driveway: 0,0.6 1,0.6 1,1 0,1\nPorch steps: 0.2,0.2 0.4,0.2 0.4,0.5"
+    result = await submit(
+        hass, result, motion_input(**{CONF_MOTION_MASKS: masks, CONF_MOTION_ZONES: zones})
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    data = only_subentry(entry, "porch").data
+    assert data[CONF_MOTION_MASKS] == masks.strip()
+    assert data[CONF_MOTION_ZONES] == zones
+    assert data[CONF_MOTION_SENSITIVITY] == 60
+    assert data[CONF_URL] == "rtsp://cam1/s"  # the stream settings are untouched
+
+    # Reopened, the form shows what was saved.
+    result = await start_camera_reconfigure(hass, entry, only_subentry(entry, "porch"), "motion")
+    assert suggested(result, CONF_MOTION_ZONES) == zones
+    assert suggested(result, CONF_MOTION_MIN_DURATION) == 8
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "error", "line", "shown"),
+    [
+        (CONF_MOTION_MASKS, "0,0 1,0 1,1\n0,0 0.5;0.5 1,1", "polygon_bad_point", "2", "0.5;0.5"),
+        (CONF_MOTION_MASKS, "0,0 1.5,0 1,1", "polygon_out_of_range", "1", "1.5,0"),
+        (CONF_MOTION_MASKS, "0,0 1,1", "polygon_too_few_points", "1", "0,0 1,1"),
+        (CONF_MOTION_MASKS, "0,0 0.5,0.5 1,1", "polygon_no_area", "1", "0,0 0.5,0.5 1,1"),
+        (CONF_MOTION_ZONES, "0,0 1,0 1,1", "polygon_missing_name", "1", "0,0 1,0 1,1"),
+        (CONF_MOTION_ZONES, "a: 0,0 1,0 1,1\nA: 0,0 1,0 0,1", "polygon_duplicate_name", "2", "A"),
+        (CONF_MOTION_ZONES, "#door: 0,0 1,0 1,1", "polygon_bad_name", "1", "#door"),
+    ],
+)
+async def test_motion_settings_errors_name_the_line(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    field: str,
+    text: str,
+    error: str,
+    line: str,
+    shown: str,
+) -> None:
+    entry = await add_nvr(hass, tmp_path, camera_subentry("porch", "rtsp://cam1/s"))
+    before = dict(only_subentry(entry, "porch").data)
+    result = await start_camera_reconfigure(hass, entry, only_subentry(entry, "porch"), "motion")
+    result = await submit(hass, result, motion_input(**{field: text}))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    assert placeholders(result)["line"] == line
+    assert placeholders(result)["text"] == shown
+    assert suggested(result, field) == text  # what was typed stays in the form
+    assert dict(only_subentry(entry, "porch").data) == before
 
 
 # Reauth -------------------------------------------------------------------------------------------
@@ -790,13 +884,16 @@ def test_every_field_error_and_abort_is_translated(hass: HomeAssistant) -> None:
         (config, "reconfigure", nvr_schema(nvr_defaults(hass))),
         (config, "reauth_confirm", REAUTH_SCHEMA),
         (camera, "user", camera_schema()),
-        (camera, "reconfigure", camera_schema()),
+        (camera, "camera", camera_schema()),
+        (camera, "motion", motion_schema()),
     ]
     for section, step, schema in forms:
         fields = {str(key) for key in schema.schema}
         assert set(section["step"][step]["data"]) == fields, step
         assert set(section["step"][step]["data_description"]) == fields, step
     assert "confirm" in camera["step"]
+    assert set(camera["step"]["reconfigure"]["menu_options"]) == {"camera", "motion"}
+    assert {f"polygon_{problem.value}" for problem in PolygonProblem} <= set(camera["error"])
     probe_errors = {kind.value for kind in PROBE_ERRORS} | {"unknown"}
     assert probe_errors <= set(config["error"])
     assert probe_errors | {"invalid_url", "invalid_snapshot_url"} <= set(camera["error"])

@@ -50,6 +50,9 @@ VOLATILE = path_type(
         "state.last_error": (str,),
         "state.stats.last_error": (str,),
         "state.stats.reconnects": (int,),
+        # The detect stream fails on its own schedule: only its presence is fixed.
+        "cameras.front.state.motion.detect_stream": (dict,),
+        "state.motion.detect_stream": (dict,),
     }
 )
 

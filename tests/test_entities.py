@@ -81,13 +81,16 @@ async def test_connected_camera_entities(
     assert state(hass, "binary_sensor.front_connectivity").state == STATE_ON
     assert state(hass, "binary_sensor.front_recording").state == STATE_OFF
     assert state(hass, "switch.front_recording_enabled").state == STATE_ON
-    # Motion and alerts have no source yet: the entities exist, disabled, never a made-up "off".
-    registry = er.async_get(hass)
-    for entity_id in ("binary_sensor.front_motion", "binary_sensor.front_camera_alert"):
-        registered = registry.async_get(entity_id)
-        assert registered is not None
-        assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-        assert hass.states.get(entity_id) is None
+    # The static picture has no motion; alerts have no source yet: that entity exists,
+    # disabled, never a made-up "off".
+    motion = state(hass, "binary_sensor.front_motion")
+    assert motion.state == STATE_OFF
+    assert motion.attributes["zones"] == []
+    assert state(hass, "switch.front_motion_detection").state == STATE_ON
+    registered = er.async_get(hass).async_get("binary_sensor.front_camera_alert")
+    assert registered is not None
+    assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert hass.states.get("binary_sensor.front_camera_alert") is None
 
     assert await async_get_stream_source(hass, CAMERA) == sim.url
     image = await async_get_image(hass, CAMERA)
@@ -111,7 +114,7 @@ async def test_connected_camera_entities(
     assert float(state(hass, "sensor.front_pre_roll_memory").state) > 0
     assert state(hass, "sensor.front_reconnects").state == "0"
 
-    entry = registry.async_get(CAMERA)
+    entry = er.async_get(hass).async_get(CAMERA)
     assert entry is not None
     assert entry.unique_id == "front_camera"
     assert entry.config_subentry_id == camera.subentry_id
@@ -320,7 +323,7 @@ async def test_cameras_are_added_changed_and_removed_without_restarting_the_othe
     assert hub.cameras["back"].config.post_roll == 7
     assert hub.cameras["front"].pipeline is front_pipeline
     assert hass.states.get("camera.back") is not None
-    assert len(hass.states.async_entity_ids("camera")) == 2
+    assert len(hass.states.async_entity_ids("camera")) == 4  # each with its motion view
 
     # Removed: its entities and its threads go.
     hass.config_entries.async_remove_subentry(entry, back_id)

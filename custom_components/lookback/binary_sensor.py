@@ -1,4 +1,4 @@
-"""Binary sensor platform: recording, stream connectivity, motion and camera alert."""
+"""Binary sensor platform: recording, stream connectivity, motion (and per zone), camera alert."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .camera_hub import CameraHub
+from .camera_hub import CameraHub, zone_entity_key
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, add_camera_entities
 
@@ -35,9 +35,24 @@ def _connectivity_attributes(camera: CameraHub) -> Mapping[str, Any]:
 
 
 def _not_yet(_camera: CameraHub) -> bool:
-    # Motion detection and camera alerts are separate features still to come: the entities
-    # exist so automations can name them, and say "unavailable" until they are fed.
+    # Camera alerts are a feature still to come: the entity exists so automations can name
+    # it, and says "unavailable" until it is fed.
     return False
+
+
+def _motion_available(camera: CameraHub) -> bool:
+    return camera.connected and camera.motion_enabled
+
+
+def _motion_attributes(camera: CameraHub) -> Mapping[str, Any]:
+    motion = camera.motion
+    if motion is None:
+        return {"score": 0.0, "zones": [], "boxes": []}
+    return {
+        "score": motion.score,
+        "zones": list(motion.zones),
+        "boxes": [box.as_list() for box in motion.boxes],
+    }
 
 
 BINARY_SENSORS: tuple[LookbackBinarySensorDescription, ...] = (
@@ -58,9 +73,9 @@ BINARY_SENSORS: tuple[LookbackBinarySensorDescription, ...] = (
     LookbackBinarySensorDescription(
         key="motion",
         device_class=BinarySensorDeviceClass.MOTION,
-        entity_registry_enabled_default=False,  # until motion detection feeds it
-        is_on_fn=lambda _camera: None,
-        available_fn=_not_yet,
+        is_on_fn=lambda camera: camera.motion_on,
+        attributes_fn=_motion_attributes,
+        available_fn=_motion_available,
     ),
     LookbackBinarySensorDescription(
         key="alert",
@@ -79,11 +94,13 @@ async def async_setup_entry(
 ) -> None:
     """The binary sensors of every camera."""
     del hass
-    add_camera_entities(
-        entry,
-        async_add_entities,
-        lambda camera: (LookbackBinarySensor(camera, d) for d in BINARY_SENSORS),
-    )
+    add_camera_entities(entry, async_add_entities, _entities_of)
+
+
+def _entities_of(camera: CameraHub) -> list[BinarySensorEntity]:
+    entities: list[BinarySensorEntity] = [LookbackBinarySensor(camera, d) for d in BINARY_SENSORS]
+    entities.extend(ZoneMotionSensor(camera, zone) for zone in camera.zone_names)
+    return entities
 
 
 class LookbackBinarySensor(LookbackCameraEntity, BinarySensorEntity):
@@ -114,3 +131,29 @@ class LookbackBinarySensor(LookbackCameraEntity, BinarySensorEntity):
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         """Details (e.g. why the stream is down)."""
         return self.entity_description.attributes_fn(self.camera)
+
+
+class ZoneMotionSensor(LookbackCameraEntity, BinarySensorEntity):
+    """Motion inside one of the camera's zones (named in the camera's motion settings)."""
+
+    _attr_device_class = BinarySensorDeviceClass.MOTION
+    _attr_translation_key = "zone_motion"
+
+    def __init__(self, camera: CameraHub, zone: str) -> None:
+        """Attach to the camera; the unique id carries the zone's name."""
+        super().__init__(camera, BinarySensorEntityDescription(key=zone_entity_key(zone)))
+        self.zone = zone
+        self._attr_translation_placeholders = {"zone": zone}
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while motion detection runs on a live stream."""
+        return _motion_available(self.camera)
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Whether this zone has motion now."""
+        motion = self.camera.motion
+        return motion is not None and self.zone in motion.zones

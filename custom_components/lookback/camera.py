@@ -1,4 +1,8 @@
-"""Camera platform: a still from the ring's newest keyframe, live view from the main stream."""
+"""Camera platform: the cameras, and a diagnostic camera each showing what motion detection sees.
+
+Stills come from the ring's newest keyframe, live view from the main stream; the tuning view
+helps with masks, zones and sensitivity.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import override
 
 from homeassistant.components.camera import Camera
 from homeassistant.components.camera.const import CameraEntityFeature
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -17,6 +22,11 @@ from .entity import LookbackCameraEntity, add_camera_entities
 PARALLEL_UPDATES = 0  # nothing is polled: stills come from memory
 
 CAMERA = EntityDescription(key="camera", name=None)  # the device's own name
+MOTION_DEBUG = EntityDescription(
+    key="motion_debug",
+    translation_key="motion_debug",
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
 
 
 async def async_setup_entry(
@@ -24,9 +34,13 @@ async def async_setup_entry(
     entry: LookbackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """One camera entity per camera subentry."""
+    """The camera entity and the motion tuning view of every camera subentry."""
     del hass
-    add_camera_entities(entry, async_add_entities, lambda camera: [LookbackCamera(camera)])
+    add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda camera: [LookbackCamera(camera), MotionDebugCamera(camera)],
+    )
 
 
 class LookbackCamera(LookbackCameraEntity, Camera):
@@ -57,3 +71,30 @@ class LookbackCamera(LookbackCameraEntity, Camera):
         """JPEG of the newest keyframe already in RAM (decoded in an executor, cached)."""
         del height  # the aspect ratio is kept; width bounds the size
         return await self.camera.async_still_image(width)
+
+
+class MotionDebugCamera(LookbackCameraEntity, Camera):
+    """What motion detection saw in the last analysed frame, as four panels.
+
+    Source with masks, zones and a 0.1 grid; difference to the background; the changed pixels
+    that counted; the motion boxes. Drawn only when someone looks (no cost otherwise).
+    """
+
+    def __init__(self, camera: CameraHub) -> None:
+        """Set up both bases."""
+        LookbackCameraEntity.__init__(self, camera, MOTION_DEBUG)
+        Camera.__init__(self)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while motion detection runs on a live stream."""
+        return self.camera.connected and self.camera.motion_enabled
+
+    @override
+    async def async_camera_image(
+        self, width: int | None = None, height: int | None = None
+    ) -> bytes | None:
+        """The tuning picture (at the analysis size: HA's frontend scales it)."""
+        del width, height
+        return await self.camera.async_motion_debug_image()

@@ -7,7 +7,14 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 
 from .const import (
     CONF_CAMERA_ID,
+    CONF_DETECT_URL,
     CONF_MAX_CLIP_SECONDS,
+    CONF_MOTION_ACTIVE_FPS,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_MIN_AREA,
+    CONF_MOTION_MIN_DURATION,
+    CONF_MOTION_SENSITIVITY,
+    CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RETENTION_DAYS,
@@ -19,7 +26,8 @@ from .const import (
     DEFAULT_PRE_ROLL,
     DEFAULT_TRANSPORT,
 )
-from .core.models import CameraConfig, Transport
+from .core.models import CameraConfig, MotionConfig, Transport
+from .core.polygons import parse_masks, parse_zones
 from .core.urls import with_credentials
 
 GB = 1_000_000_000
@@ -39,11 +47,25 @@ def camera_config_from(data: Mapping[str, Any]) -> CameraConfig:
         max_clip_seconds=float(data.get(CONF_MAX_CLIP_SECONDS, DEFAULT_MAX_CLIP_SECONDS)),
         retention_days=retention_days or None,
         retention_bytes=round(retention_gb * GB) or None,
+        detect_url=stream_url(data, CONF_DETECT_URL) if data.get(CONF_DETECT_URL) else None,
+        motion=motion_config_from(data),
     )
 
 
-def stream_url(data: Mapping[str, Any]) -> str:
-    """The main stream URL with the subentry's credentials in it."""
-    return with_credentials(
-        data[CONF_URL], data.get(CONF_USERNAME) or "", data.get(CONF_PASSWORD) or ""
+def motion_config_from(data: Mapping[str, Any], *, enabled: bool = True) -> MotionConfig:
+    """Motion settings of a camera subentry (masks and zones were validated when saved)."""
+    defaults = MotionConfig()
+    return MotionConfig(
+        enabled=enabled,
+        sensitivity=float(data.get(CONF_MOTION_SENSITIVITY, defaults.sensitivity)),
+        min_area=float(data.get(CONF_MOTION_MIN_AREA, defaults.min_area)),
+        min_duration=float(data.get(CONF_MOTION_MIN_DURATION, defaults.min_duration)),
+        active_fps=float(data.get(CONF_MOTION_ACTIVE_FPS, defaults.active_fps)),
+        masks=parse_masks(data.get(CONF_MOTION_MASKS) or ""),
+        zones=parse_zones(data.get(CONF_MOTION_ZONES) or ""),
     )
+
+
+def stream_url(data: Mapping[str, Any], key: str = CONF_URL) -> str:
+    """The main (or ``key``'s) stream URL with the subentry's credentials in it."""
+    return with_credentials(data[key], data.get(CONF_USERNAME) or "", data.get(CONF_PASSWORD) or "")

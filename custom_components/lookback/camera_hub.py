@@ -31,6 +31,8 @@ from .const import (
 )
 from .core.errors import SourceErrorKind
 from .core.models import Trigger
+from .core.motion_state import MotionPhase, MotionUpdate, motion_trigger
+from .core.polygons import zone_key
 from .listeners import Listeners
 from .paths import clip_media_content_id, signed_file_path
 
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 FIRST_STATS_AFTER_S = 5.0  # after a connection: long enough for a GOP of statistics
+MOTION_ATTRIBUTES_EVERY_S = 5.0
+ZONE_KEY_PREFIX = "motion_zone_"
 
 type EventListener = Callable[[str, dict[str, Any]], None]
 
@@ -53,6 +57,11 @@ type EventListener = Callable[[str, dict[str, Any]], None]
 def entity_unique_id(camera_id: str, key: str) -> str:
     """Unique id of a camera's entity: the camera id never changes, so neither does this."""
     return f"{camera_id}_{key}"
+
+
+def zone_entity_key(zone: str) -> str:
+    """The entity key of a motion zone's binary sensor."""
+    return ZONE_KEY_PREFIX + zone_key(zone)
 
 
 def _iso(timestamp: float) -> str:
@@ -85,6 +94,9 @@ class CameraHub(Listeners):
         self.bytes_stored = 0
         self.stats: StreamStats | None = None
         self.ring_bytes = 0
+        self.motion_enabled = True
+        self.motion: MotionUpdate | None = None  # the latest while motion is on, else None
+        self._motion_shown_at = 0.0
         self._event_listeners: list[EventListener] = []
         self._still: tuple[float, int, bytes] | None = None  # keyframe time, width, JPEG
         self._down_timer: CALLBACK_TYPE | None = None
@@ -98,9 +110,20 @@ class CameraHub(Listeners):
         """Start recording into the ring (connecting happens in the demux thread)."""
         if clips := self._hub.store.clips(self.camera_id):  # in memory, sorted by start
             self.last_event_time = clips[-1].trigger_time
+        self._remove_stale_zone_entities()
         self.pipeline = await self._hub.nvr.async_add_camera(self.config, self)
+        self.pipeline.set_motion_enabled(self.motion_enabled)
         self.async_refresh_stats()  # counters read 0 from the start, not "unknown"
         self._arm_down_timer()
+
+    def _remove_stale_zone_entities(self) -> None:
+        """Drop the registry entries of zones that were renamed or deleted."""
+        registry = er.async_get(self.hass)
+        prefix = entity_unique_id(self.camera_id, ZONE_KEY_PREFIX)
+        wanted = {entity_unique_id(self.camera_id, zone_entity_key(z)) for z in self.zone_names}
+        for entry in er.async_entries_for_config_entry(registry, self._hub.entry.entry_id):
+            if entry.unique_id.startswith(prefix) and entry.unique_id not in wanted:
+                registry.async_remove(entry.entity_id)
 
     async def async_stop(self) -> None:
         """Cancel timers; the Nvr stops the pipeline's threads."""
@@ -210,6 +233,63 @@ class CameraHub(Listeners):
                 translation_key="snapshot_not_saved",
                 translation_placeholders={"camera": self.name, "error": str(err)},
             ) from err
+
+    # Motion ----------------------------------------------------------------------------
+
+    @property
+    def motion_on(self) -> bool:
+        """Whether motion is on now."""
+        return self.motion is not None
+
+    @property
+    def zone_names(self) -> tuple[str, ...]:
+        """The camera's motion zones, in the order they were typed."""
+        return tuple(zone.name for zone in self.config.motion.zones)
+
+    @callback
+    def async_set_motion_enabled(self, enabled: bool) -> None:
+        """Run motion detection or not; off ends motion at once and decodes nothing."""
+        self.motion_enabled = enabled
+        if self.pipeline is not None:
+            self.pipeline.set_motion_enabled(enabled)
+        if not enabled:
+            self.motion = None
+        self.async_notify()
+
+    async def async_motion_debug_image(self) -> bytes | None:
+        """The tuning picture of the last analysed frame (drawn in an executor)."""
+        if self.pipeline is None or not self.motion_enabled:
+            return None
+        return await self.hass.async_add_executor_job(self.pipeline.motion_debug_jpeg)
+
+    def motion_changed(self, update: MotionUpdate) -> None:
+        """Motion started, went on or ended: sensors, and the event pipeline's trigger."""
+        if self._stopped or not self.motion_enabled:
+            return
+        if update.phase is MotionPhase.ENDED:
+            self.motion = None
+            self.async_notify()
+            return
+        # A moving frame after the event's post-roll ran out (motion held on meanwhile) opens
+        # a new event; within one, it keeps the clip going.
+        if (
+            update.phase is MotionPhase.STARTED
+            or update.new_zones
+            or (update.boxes and self.current_event is None)
+        ):
+            self.async_trigger(motion_trigger(self.camera_id, update))
+        elif update.boxes and self.pipeline is not None and self.recording_enabled:
+            self.pipeline.extend(update.time)
+        previous, self.motion = self.motion, update
+        # Moving frames come several a second: the sensors' score and boxes (recorded to the
+        # database) follow at most every MOTION_ATTRIBUTES_EVERY_S, zone changes at once.
+        if (
+            previous is None
+            or previous.zones != update.zones
+            or update.time - self._motion_shown_at >= MOTION_ATTRIBUTES_EVERY_S
+        ):
+            self._motion_shown_at = update.time
+            self.async_notify()
 
     # PipelineListener: called on the loop ---------------------------------------------
 

@@ -23,11 +23,20 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import slugify
 
-from .config_schemas import REAUTH_SCHEMA, camera_schema, nvr_defaults, nvr_schema
+from .config_schemas import (
+    REAUTH_SCHEMA,
+    camera_schema,
+    motion_defaults,
+    motion_schema,
+    nvr_defaults,
+    nvr_schema,
+)
 from .const import (
     CONF_CAMERA_ID,
     CONF_DETECT_URL,
     CONF_MAX_CLIP_SECONDS,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RETENTION_DAYS,
@@ -50,6 +59,7 @@ from .const import (
 )
 from .core.errors import SourceError, SourceErrorKind
 from .core.models import Transport
+from .core.polygons import PolygonError, parse_masks, parse_zones
 from .core.probe import ProbeResult, probe_source
 from .core.urls import (
     HTTP_SCHEMES,
@@ -103,6 +113,18 @@ def _check_storage(path: Path) -> str | None:
     except OSError as err:
         return err.strerror or str(err)
     return None
+
+
+def _polygon_errors(data: Mapping[str, Any], placeholders: dict[str, str]) -> dict[str, str]:
+    """Check the masks, then the zones; the first wrong line becomes the form's error."""
+    for key, parse in ((CONF_MOTION_MASKS, parse_masks), (CONF_MOTION_ZONES, parse_zones)):
+        try:
+            parse(data[key])
+        except PolygonError as err:
+            placeholders["line"] = str(err.line)
+            placeholders["text"] = err.text
+            return {key: f"polygon_{err.problem.value}"}
+    return {}
 
 
 def camera_id_for(name: str, taken: set[str]) -> str:
@@ -359,9 +381,43 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a camera's settings (its id stays); probe again before saving."""
-        return await self._async_step_camera(
-            "reconfigure", self._get_reconfigure_subentry(), user_input
+        """Choose what to change: the stream and recording, or motion detection."""
+        del user_input
+        return self.async_show_menu(step_id="reconfigure", menu_options=["camera", "motion"])
+
+    async def async_step_camera(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a camera's stream and clip settings (its id stays); probe again first."""
+        return await self._async_step_camera("camera", self._get_reconfigure_subentry(), user_input)
+
+    async def async_step_motion(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change motion detection: sensitivity, sizes, timing, masks and zones.
+
+        Masks and zones are lines of relative points; a wrong line is named in the error.
+        """
+        subentry = self._get_reconfigure_subentry()
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                **user_input,
+                CONF_MOTION_MASKS: str(user_input.get(CONF_MOTION_MASKS) or "").strip(),
+                CONF_MOTION_ZONES: str(user_input.get(CONF_MOTION_ZONES) or "").strip(),
+            }
+            errors = _polygon_errors(data, placeholders)
+            if not errors:
+                return self.async_update_and_abort(
+                    self._get_entry(), subentry, data=dict(subentry.data) | data
+                )
+        values = user_input or (motion_defaults() | dict(subentry.data))
+        return self.async_show_form(
+            step_id="motion",
+            data_schema=self.add_suggested_values_to_schema(motion_schema(), values),
+            errors=errors,
+            description_placeholders={"name": subentry.title} | placeholders,
         )
 
     async def async_step_confirm(

@@ -32,6 +32,12 @@ import probatio
 from .const import (
     CONF_DETECT_URL,
     CONF_MAX_CLIP_SECONDS,
+    CONF_MOTION_ACTIVE_FPS,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_MIN_AREA,
+    CONF_MOTION_MIN_DURATION,
+    CONF_MOTION_SENSITIVITY,
+    CONF_MOTION_ZONES,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RETENTION_DAYS,
@@ -52,7 +58,8 @@ from .const import (
     DEFAULT_STORAGE_MAX_GB,
     DEFAULT_STORAGE_SUBDIR,
 )
-from .core.models import Transport
+from .core.models import MotionConfig, Transport
+from .core.polygons import format_masks, format_zones
 
 
 def _number(
@@ -143,6 +150,40 @@ def camera_schema() -> probatio.Schema:
             ),
         }
     )
+
+
+_POLYGONS: Final = TextSelector(TextSelectorConfig(multiline=True))
+
+
+def motion_schema() -> probatio.Schema:
+    """A camera's motion settings; the form's values come from add_suggested_values_to_schema."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_MOTION_SENSITIVITY): NumberSelector(
+                NumberSelectorConfig(
+                    min=0, max=100, step=1, mode=NumberSelectorMode.SLIDER, unit_of_measurement="%"
+                )
+            ),
+            probatio.Required(CONF_MOTION_MIN_AREA): _number(0.01, 50, step=0.01, unit="%"),
+            probatio.Required(CONF_MOTION_MIN_DURATION): _seconds(120, minimum=1),
+            probatio.Required(CONF_MOTION_ACTIVE_FPS): _number(0, 15, step=1, unit="fps"),
+            probatio.Optional(CONF_MOTION_MASKS): _POLYGONS,
+            probatio.Optional(CONF_MOTION_ZONES): _POLYGONS,
+        }
+    )
+
+
+def motion_defaults() -> dict[str, Any]:
+    """Motion settings of a camera that never had them changed."""
+    defaults = MotionConfig()
+    return {
+        CONF_MOTION_SENSITIVITY: defaults.sensitivity,
+        CONF_MOTION_MIN_AREA: defaults.min_area,
+        CONF_MOTION_MIN_DURATION: defaults.min_duration,
+        CONF_MOTION_ACTIVE_FPS: defaults.active_fps,
+        CONF_MOTION_MASKS: format_masks(defaults.masks),
+        CONF_MOTION_ZONES: format_zones(defaults.zones),
+    }
 
 
 REAUTH_SCHEMA: Final = probatio.Schema(

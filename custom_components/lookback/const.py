@@ -34,6 +34,23 @@ CONF_RETENTION_DAYS: Final = "retention_days"  # 0 = keep until the size caps ne
 CONF_RETENTION_GB: Final = "retention_gb"  # 0 = no per-camera cap
 # CONF_USERNAME / CONF_PASSWORD / CONF_NAME come from homeassistant.const.
 
+# A camera's motion detection (the subentry's "motion" step); masks and zones are kept as the
+# text typed (one polygon per line, see core/polygons.py), validated when saved.
+CONF_MOTION_SENSITIVITY: Final = "motion_sensitivity"
+CONF_MOTION_MIN_AREA: Final = "motion_min_area"
+CONF_MOTION_MIN_DURATION: Final = "motion_min_duration"
+CONF_MOTION_ACTIVE_FPS: Final = "motion_active_fps"
+CONF_MOTION_MASKS: Final = "motion_masks"
+CONF_MOTION_ZONES: Final = "motion_zones"
+MOTION_KEYS: Final = (
+    CONF_MOTION_SENSITIVITY,
+    CONF_MOTION_MIN_AREA,
+    CONF_MOTION_MIN_DURATION,
+    CONF_MOTION_ACTIVE_FPS,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_ZONES,
+)
+
 DEFAULT_TRANSPORT: Final = "tcp"
 DEFAULT_MAX_CLIP_SECONDS: Final = 600.0
 DEFAULT_RETENTION_DAYS: Final = 14.0

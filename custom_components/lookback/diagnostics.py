@@ -129,4 +129,18 @@ def _camera_state(camera: CameraHub) -> dict[str, Any]:
         "ring_bytes": camera.ring_bytes,
         "clips_stored": camera.clips_stored,
         "bytes_stored": camera.bytes_stored,
+        "motion": _motion_state(camera),
+    }
+
+
+def _motion_state(camera: CameraHub) -> dict[str, Any]:
+    pipeline = camera.pipeline
+    return {
+        "enabled": camera.motion_enabled,
+        "on": camera.motion_on,
+        "zones": list(camera.zone_names),
+        "analysis": dataclasses.asdict(pipeline.analysis.stats) if pipeline else None,
+        "detect_stream": dataclasses.asdict(pipeline.detect_source.stats)
+        if pipeline and pipeline.detect_source
+        else None,
     }

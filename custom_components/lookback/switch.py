@@ -1,4 +1,4 @@
-"""Switch platform: recording enabled per camera (off: triggers are logged, no clip is made)."""
+"""Switch platforms: recording enabled and motion detection per camera, both restored."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ RECORDING_ENABLED = SwitchEntityDescription(
     translation_key="recording_enabled",
     entity_category=EntityCategory.CONFIG,
 )
+MOTION_DETECTION = SwitchEntityDescription(
+    key="motion_detection",
+    translation_key="motion_detection",
+    entity_category=EntityCategory.CONFIG,
+)
 
 
 async def async_setup_entry(
@@ -28,9 +33,13 @@ async def async_setup_entry(
     entry: LookbackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """One recording switch per camera."""
+    """The recording and motion detection switches of every camera."""
     del hass
-    add_camera_entities(entry, async_add_entities, lambda camera: [RecordingSwitch(camera)])
+    add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda camera: [RecordingSwitch(camera), MotionDetectionSwitch(camera)],
+    )
 
 
 class RecordingSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
@@ -66,3 +75,40 @@ class RecordingSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
         """Log triggers without making clips (an open clip still ends normally)."""
         self.camera.recording_enabled = False
         self.async_write_ha_state()
+
+
+class MotionDetectionSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
+    """Whether the camera's picture is analysed for motion; survives restarts.
+
+    Off, nothing is decoded (no CPU spent) and motion triggers stop; other triggers still
+    make clips.
+    """
+
+    _follows_stream = False
+
+    def __init__(self, camera: CameraHub) -> None:
+        """Attach to the camera."""
+        super().__init__(camera, MOTION_DETECTION)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Restore the last choice (on by default)."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is not None:
+            self.camera.async_set_motion_enabled(last.state != STATE_OFF)
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Whether motion detection runs."""
+        return self.camera.motion_enabled
+
+    @override
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Analyse the picture again."""
+        self.camera.async_set_motion_enabled(True)
+
+    @override
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Stop analysing; motion that is on ends now."""
+        self.camera.async_set_motion_enabled(False)

@@ -19,6 +19,10 @@ _LOGGER = logging.getLogger(__name__)
 
 EventListener = Callable[[Event], None]
 
+# ``extend`` moves an event's end in steps of at least this: the writer thread hears of each
+# move, and motion reports up to several moving frames a second.
+EXTEND_STEP_S = 0.5
+
 
 @dataclass(slots=True)
 class EventListeners:
@@ -87,6 +91,21 @@ class EventTracker:
             event.triggers.append(trigger)
             event.end_time = max(event.end_time, end)
             self._listeners.extended(event)
+        self._schedule_end(event)
+        return event
+
+    def extend(self, time_: float) -> Event | None:
+        """Keep the open event going until ``time_ + post_roll`` without a new trigger.
+
+        For a trigger that goes on (moving frames after the one that started motion): the
+        event's trigger list stays short. No open event: nothing happens.
+        """
+        event = self._event
+        end = time_ + self.post_roll
+        if event is None or end < event.end_time + EXTEND_STEP_S:
+            return None
+        event.end_time = end
+        self._listeners.extended(event)
         self._schedule_end(event)
         return event
 

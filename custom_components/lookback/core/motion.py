@@ -1,11 +1,14 @@
 """MotionDetector: changed regions of small grey pictures against a running-average background.
 
-Per frame, in numpy (Pillow for the blur): blur, contrast normalisation, difference to the
-background, threshold, erosion then dilation, regions on a coarse grid, minimum area, masks and
-zones. A frame where most of the picture changed at once (lights, IR day/night switch,
-auto-exposure) re-calibrates the background instead of reporting motion. The background follows
-the scene with a time constant in seconds, so keyframes 2 s apart and frames 0.2 s apart age it
-alike. Pure and single-threaded: the analysis worker owns one detector per camera.
+Per frame, in numpy (Pillow for the blur): blur, light matching (the frame's brightness and
+contrast mapped onto the background's by a robust linear fit, so auto-exposure and clouds are not
+motion while the changed pixels, outliers of the fit, do not bias it), difference to the
+background scaled by the background's contrast, threshold, erosion then dilation, regions on a
+coarse grid, minimum area, masks and zones. A frame whose light jumped (IR day/night switch,
+lamps) or where most of the picture changed at once re-calibrates the background instead of
+reporting motion. The background follows the scene with a time constant in seconds, so keyframes
+2 s apart and frames 0.2 s apart age it alike. Pure and single-threaded: the analysis worker owns
+one detector per camera.
 """
 
 from __future__ import annotations
@@ -26,9 +29,22 @@ BLUR_RADIUS = 1.0
 BACKGROUND_TIME_CONSTANT_S = 8.0
 # Share of the unmasked picture changed at once that means "the light changed", not motion.
 GLOBAL_CHANGE_RATIO = 0.45
-# Contrast stretch: the 2nd..98th percentile spread onto 0..255, amplified at most this much
-# (dark night pictures would otherwise turn sensor noise into motion).
+# A frame this many times brighter or darker than the background (after the fit) is a light
+# switch, not something to compensate: the IR day/night switch, a lamp.
+LIGHT_JUMP = 1.5
+# Contrast: differences are scaled as if the background's 2nd..98th percentile spread were
+# 0..255, amplified at most this much (dark night pictures would otherwise turn sensor noise into
+# motion).
 MAX_CONTRAST_GAIN = 4.0
+# Light fit: every LIGHT_FIT_STEP-th pixel each way; pixels further than LIGHT_FIT_SPREAD robust
+# deviations (at least LIGHT_FIT_FLOOR levels) from the fit are changes, left out of the next fit.
+LIGHT_FIT_STEP = 4
+LIGHT_FIT_SPREAD = 3.0
+LIGHT_FIT_FLOOR = 6.0
+LIGHT_FIT_ROUNDS = 2
+# Below this standard deviation (grey levels) the background is too flat to fit a contrast
+# change: only the brightness offset is matched.
+LIGHT_FIT_MIN_STD = 8.0
 CELL = 8  # region grid: cells of CELL x CELL pixels
 CELL_MIN_CHANGED = 6  # changed pixels that make a cell part of a region
 
@@ -104,6 +120,7 @@ class MotionDetector:
         self._ignored: BoolMask = np.zeros((0, 0), np.bool_)
         self._zones: tuple[tuple[str, BoolMask], ...] = ()
         self._watched_pixels = 1
+        self._sample: npt.NDArray[np.intp] = np.zeros(0, np.intp)
         self.last_debug: DebugFrames | None = None
         self.recalibrations = 0
 
@@ -121,11 +138,18 @@ class MotionDetector:
         background = self._background
         if background is None:
             return self._recalibrate(picture, time, changed_ratio=0.0)
-        difference = np.abs(picture - background)
+        # Light and contrast are measured on a grid of watched pixels: masked motion (a TV, a
+        # flag) must not sway them.
+        seen = background.ravel()[self._sample]
+        gain, offset = _fit_light(seen, picture.ravel()[self._sample])
+        jumped = not 1.0 / LIGHT_JUMP <= gain <= LIGHT_JUMP
+        # After a jump the fit means nothing: the change is measured unmatched, for the record.
+        matched = picture if jumped else (picture - np.float32(offset)) / np.float32(gain)
+        difference = np.abs(matched - background) * np.float32(_contrast_gain(seen))
         raw = difference > self._threshold
         raw[self._ignored] = False
         changed_ratio = float(np.count_nonzero(raw)) / self._watched_pixels
-        if changed_ratio >= GLOBAL_CHANGE_RATIO:
+        if jumped or changed_ratio >= GLOBAL_CHANGE_RATIO:
             return self._recalibrate(picture, time, changed_ratio)
         changed = _dilate(_erode(raw))
         changed[self._ignored] = False
@@ -140,9 +164,10 @@ class MotionDetector:
             zones=zones,
             changed_ratio=round(changed_ratio, 4),
         )
+        # The background takes the frame as it is (not matched), so it follows slow light.
         self._update_background(background, picture, time)
         self.last_debug = DebugFrames(
-            _to_u8(picture), _to_u8(difference), kept, self._ignored, self._zones, result
+            _to_u8(matched), _to_u8(difference), kept, self._ignored, self._zones, result
         )
         return result
 
@@ -156,19 +181,16 @@ class MotionDetector:
             for zone in self.config.zones
         )
         self._watched_pixels = max(1, width * height - int(np.count_nonzero(self._ignored)))
+        grid = np.zeros((height, width), np.bool_)
+        grid[::LIGHT_FIT_STEP, ::LIGHT_FIT_STEP] = True
+        self._sample = np.flatnonzero(grid & ~self._ignored)  # where light is measured
         self.reset()
 
     def _normalise(self, grey: U8) -> F32:
-        """Blur, then stretch the 2nd..98th percentile onto 0..255 (gain capped)."""
-        blurred = np.asarray(
+        """Blur (sensor noise and compression speckle): the picture in the background's units."""
+        return np.asarray(
             Image.fromarray(grey).filter(ImageFilter.GaussianBlur(BLUR_RADIUS)), dtype=np.float32
         )
-        counts = np.cumsum(np.bincount(grey.ravel(), minlength=256))
-        low = float(np.searchsorted(counts, counts[-1] * 0.02))
-        high = float(np.searchsorted(counts, counts[-1] * 0.98))
-        gain = min(MAX_CONTRAST_GAIN, 255.0 / max(1.0, high - low))
-        centre = (low + high) / 2
-        return (blurred - centre) * gain + 127.5
 
     def _recalibrate(self, picture: F32, time: float, changed_ratio: float) -> MotionResult:
         self._background = picture
@@ -237,6 +259,40 @@ class MotionDetector:
             if inside and inside >= min(min_pixels, 0.5 * int(np.count_nonzero(zone))):
                 active.append(name)
         return tuple(active)
+
+
+def _fit_light(background: F32, picture: F32) -> tuple[float, float]:
+    """Gain and offset with picture ~ gain * background + offset where the scene is unchanged.
+
+    Least squares, repeated without the pixels far off the previous fit (objects, which must not
+    bias it), starting from the median offset. On a flat background only the offset is fitted
+    (its contrast says nothing about a gain). Inputs: the same pixels of both pictures.
+    """
+    if background.size < 2:
+        return 1.0, 0.0
+    fit_gain = float(background.std()) >= LIGHT_FIT_MIN_STD
+    gain, offset = 1.0, float(np.median(picture - background))
+    for _ in range(LIGHT_FIT_ROUNDS):
+        residual = picture - (np.float32(gain) * background + np.float32(offset))
+        deviation = np.abs(residual - np.median(residual))
+        spread = 1.4826 * float(np.median(deviation))  # the standard deviation, robustly
+        keep = deviation <= max(LIGHT_FIT_SPREAD * spread, LIGHT_FIT_FLOOR)
+        x, y = background[keep], picture[keep]
+        if x.size < 2:
+            break
+        if fit_gain and float(x.std()) >= LIGHT_FIT_MIN_STD / 2:
+            x_mean, y_mean = float(x.mean()), float(y.mean())
+            gain = float(np.mean((x - x_mean) * (y - y_mean)) / x.var())
+        offset = float(y.mean() - gain * x.mean())
+    return gain, offset
+
+
+def _contrast_gain(background: F32) -> float:
+    """Scale for differences: the background's 2nd..98th percentile spread onto 0..255."""
+    if background.size < 2:
+        return 1.0
+    low, high = np.percentile(background, (2.0, 98.0))
+    return min(MAX_CONTRAST_GAIN, 255.0 / max(1.0, float(high - low)))
 
 
 def _erode(mask: BoolMask) -> BoolMask:

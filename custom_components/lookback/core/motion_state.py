@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .models import Trigger
 from .motion import MotionBox, MotionResult
 
 
@@ -73,3 +74,17 @@ class MotionTracker:
     def zones_on(self, now: float) -> tuple[str, ...]:
         """Zones whose hold has not run out."""
         return tuple(sorted(z for z, until in self.zone_until.items() if until > now))
+
+
+def motion_trigger(camera_id: str, update: MotionUpdate) -> Trigger:
+    """The Trigger a motion start (or a zone coming on) puts into the event pipeline."""
+    return Trigger(
+        camera_id=camera_id,
+        source="motion",
+        time=update.time,
+        score=update.score,
+        data={
+            "zones": list(update.zones),
+            "boxes": [box.as_list() for box in update.boxes],
+        },
+    )

@@ -12,8 +12,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from .analysis import AnalysisWorker
 from .events import EventListeners, EventTracker
+from .frame_feed import FrameFeed
 from .frames import jpeg_from_keyframe
+from .motion_debug import debug_jpeg
 from .recorder import ClipRecorder, RecorderOptions
 from .ring import GopRing
 from .source import SourceOptions, StreamSource
@@ -23,7 +26,8 @@ if TYPE_CHECKING:
     from av.stream import Stream
 
     from .errors import SourceError
-    from .models import CameraConfig, ClipInfo, Event, StreamStats, Trigger
+    from .models import CameraConfig, ClipInfo, Event, StreamStats, TimedPacket, Trigger
+    from .motion_state import MotionUpdate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,9 +54,16 @@ class PipelineListener(Protocol):
     def write_failed(self, reason: str) -> None:
         """A clip could not be written (disk full, I/O error); what was written is kept."""
 
+    def motion_changed(self, update: MotionUpdate) -> None:
+        """Motion started, went on (a moving frame) or ended."""
+
 
 class CameraPipeline:
-    """Everything one camera runs: StreamSource -> GopRing -> ClipRecorder, EventTracker."""
+    """Everything one camera runs: StreamSource -> GopRing -> ClipRecorder, EventTracker.
+
+    Video packets also go to a FrameFeed for motion analysis: the main stream's, or those of a
+    second StreamSource on the detect (sub-)stream when the camera has one.
+    """
 
     def __init__(
         self,
@@ -76,12 +87,29 @@ class CameraPipeline:
             self._clip_saved_in_thread,
             self._write_failed_in_thread,
         )
+        self.feed = FrameFeed()
+        self.analysis = AnalysisWorker(
+            config.camera_id, config.motion, self.feed, self._motion_in_thread
+        )
+        self.detect_source: StreamSource | None = None
+        if config.detect_url:
+            self.detect_source = StreamSource(
+                f"{config.camera_id}-detect",
+                SourceOptions(
+                    url=config.detect_url,
+                    transport=config.transport,
+                    stall_timeout=config.stall_timeout,
+                    with_audio=False,
+                ),
+                on_packet=self.feed.put,
+                on_connection=self._detect_connection_in_thread,
+            )
         self.source = StreamSource(
             config.camera_id,
             SourceOptions(
                 url=config.url, transport=config.transport, stall_timeout=config.stall_timeout
             ),
-            on_packet=self.recorder.on_packet,
+            on_packet=self.recorder.on_packet if self.detect_source else self._record_and_analyse,
             on_connection=self._connection_in_thread,
             on_streams=self._streams_in_thread,
         )
@@ -94,8 +122,11 @@ class CameraPipeline:
         )
 
     async def async_start(self) -> None:
-        """Start the demux thread (returns at once; connecting happens in the thread)."""
+        """Start the threads (returns at once; connecting happens in the demux threads)."""
+        self.analysis.start()
         self.source.start()
+        if self.detect_source is not None:
+            self.detect_source.start()
 
     async def async_stop(self) -> None:
         """End any event, close its clip, stop both threads."""
@@ -103,7 +134,10 @@ class CameraPipeline:
         await self._loop.run_in_executor(None, self._stop_threads)
 
     def _stop_threads(self) -> None:
+        if self.detect_source is not None:
+            self.detect_source.stop()
         self.source.stop()
+        self.analysis.stop()
         self.recorder.stop()
 
     @property
@@ -118,6 +152,19 @@ class CameraPipeline:
         if pre_roll is not None:
             pre_roll = min(pre_roll, self.max_pre_roll)
         return self.tracker.trigger(trigger, post_roll, pre_roll)
+
+    def extend(self, time_: float) -> None:
+        """Keep an open event going (a trigger that goes on, such as motion)."""
+        self.tracker.extend(time_)
+
+    def set_motion_enabled(self, enabled: bool) -> None:
+        """Run motion detection or not (off: no decoding at all)."""
+        self.analysis.set_enabled(enabled)
+
+    def motion_debug_jpeg(self) -> bytes | None:
+        """The last analysed frame's tuning picture; blocking, run in an executor."""
+        debug = self.analysis.detector.last_debug
+        return None if debug is None else debug_jpeg(debug, self.config.motion)
 
     def still_jpeg(self, max_width: int = 640) -> tuple[float, bytes] | None:
         """The newest keyframe in the ring as (its time, JPEG); blocking, run in an executor."""
@@ -141,12 +188,26 @@ class CameraPipeline:
 
     # Called in threads: hand over to the loop.
 
+    def _record_and_analyse(self, timed: TimedPacket) -> None:
+        self.recorder.on_packet(timed)
+        self.feed.put(timed)
+
+    def _motion_in_thread(self, update: MotionUpdate) -> None:
+        self._loop.call_soon_threadsafe(self._listener.motion_changed, update)
+
+    def _detect_connection_in_thread(self, connected: bool, error: SourceError | None) -> None:
+        if not connected:
+            self.feed.clear()
+            _LOGGER.debug("%s: detect stream down: %s", self.config.camera_id, error)
+
     def _streams_in_thread(self, streams: Sequence[Stream]) -> None:
         self.recorder.on_streams(streams)
 
     def _connection_in_thread(self, connected: bool, error: SourceError | None) -> None:
         if not connected:  # pre-roll from before an outage is no pre-roll for a new event
             self.ring.clear()
+            if self.detect_source is None:
+                self.feed.clear()
         self._loop.call_soon_threadsafe(self._listener.connection_changed, connected, error)
 
     def _clip_saved_in_thread(self, clip: ClipInfo) -> None:

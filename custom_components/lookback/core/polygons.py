@@ -54,7 +54,7 @@ def parse_masks(text: str) -> tuple[Polygon, ...]:
 
 
 def parse_zones(text: str) -> tuple[Zone, ...]:
-    """Zones from text: ``name: x,y x,y x,y`` per line, names unique (case-insensitive)."""
+    """Zones from text: ``name: x,y x,y x,y`` per line, names unique (see ``zone_key``)."""
     zones: list[Zone] = []
     seen: set[str] = set()
     for number, line in _lines(text):
@@ -64,11 +64,20 @@ def parse_zones(text: str) -> tuple[Zone, ...]:
             raise PolygonError(number, PolygonProblem.MISSING_NAME, line)
         if not ZONE_NAME_RE.match(name):
             raise PolygonError(number, PolygonProblem.BAD_NAME, name)
-        if name.casefold() in seen:
+        key = zone_key(name)
+        if key in seen:
             raise PolygonError(number, PolygonProblem.DUPLICATE_NAME, name)
-        seen.add(name.casefold())
+        seen.add(key)
         zones.append(Zone(name, _parse_polygon(points, number)))
     return tuple(zones)
+
+
+def zone_key(name: str) -> str:
+    """What makes a zone name unique: lower case, runs of other characters as one ``_``.
+
+    Entity ids are made the same way, so two zones never compete for one.
+    """
+    return re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
 
 
 def format_masks(masks: Iterable[Polygon]) -> str:
