@@ -119,3 +119,18 @@ def test_pre_roll_override_applies_to_the_event_a_trigger_opens() -> None:
         tracker.close()
     finally:
         loop.close()
+
+
+async def test_extend_moves_the_end_without_a_trigger() -> None:
+    rec = Recorder()
+    clock = FakeClock()
+    tracker = EventTracker("cam", 5.0, 2.0, rec.listeners(), asyncio.get_running_loop(), clock)
+    assert tracker.extend(1000.0) is None  # no open event: nothing to keep going
+    event = tracker.trigger(Trigger("cam", "motion", 1000.0))
+    assert event.end_time == 1002.0
+    assert tracker.extend(1000.2) is None  # under EXTEND_STEP_S: the writer is not told
+    assert tracker.extend(1003.0) is event
+    assert event.end_time == 1005.0
+    assert len(event.triggers) == 1
+    assert rec.calls == [("started", event.event_id), ("extended", event.event_id)]
+    tracker.close()
