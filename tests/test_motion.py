@@ -17,7 +17,6 @@ from homeassistant.helpers import entity_registry as er
 from PIL import Image
 from pytest_homeassistant_custom_component.common import mock_restore_cache
 
-from custom_components.lookback.camera_hub import CameraHub
 from custom_components.lookback.const import EVENT_CLIP_SAVED, EVENT_EVENT_STARTED
 from tests.ha_helpers import (
     UNREACHABLE_URL,
@@ -46,16 +45,6 @@ MEDIA: ClipOptions = {
 WALKING: ClipOptions = {**MEDIA, "motion": [WALK]}
 LEFT_HALF = "left: 0,0 0.5,0 0.5,1 0,1"
 RIGHT_HALF = "right: 0.5,0 1,0 1,1 0.5,1"
-
-
-def ring_seconds(camera: CameraHub) -> float:
-    """Seconds of video from the ring's oldest keyframe to its newest."""
-    assert camera.pipeline is not None
-    ring = camera.pipeline.ring
-    newest = ring.latest_keyframe()
-    with ring.lock:
-        oldest = ring.snapshot_from(0.0)
-    return newest.time - oldest[0].time if oldest and newest else 0.0
 
 
 def state(hass: HomeAssistant, entity_id: str) -> State:
@@ -88,7 +77,9 @@ async def test_walking_person_makes_motion_zones_and_a_clip(
     )
     camera = lookback_hub(entry).cameras["front"]
     await async_wait_connected(camera)
-    await async_wait_camera(camera, lambda: ring_seconds(camera) >= 3, "3 s in the ring")
+    pipeline = camera.pipeline
+    assert pipeline is not None
+    await async_wait_camera(camera, lambda: pipeline.ring.duration >= 3, "3 s in the ring")
     started = async_next_bus_event(hass, EVENT_EVENT_STARTED)
     saved = async_next_bus_event(hass, EVENT_CLIP_SAVED)
     await hass.services.async_call(

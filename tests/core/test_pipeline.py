@@ -15,6 +15,7 @@ import pytest
 
 from custom_components.lookback.core.errors import SourceError
 from custom_components.lookback.core.models import CameraConfig, ClipInfo, Event, Trigger
+from custom_components.lookback.core.motion_state import MotionPhase, MotionUpdate
 from custom_components.lookback.core.nvr import Nvr
 from custom_components.lookback.core.storage import ClipStore
 from tests.sim.camera import SimulatedCamera
@@ -37,6 +38,7 @@ class Listener:
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()
         self.failures: asyncio.Queue[str] = asyncio.Queue()
+        self.motion: asyncio.Queue[MotionUpdate] = asyncio.Queue()
 
     def event_started(self, event: Event) -> None:
         self.started.append(event)
@@ -57,6 +59,9 @@ class Listener:
 
     def write_failed(self, reason: str) -> None:
         self.failures.put_nowait(reason)
+
+    def motion_changed(self, update: MotionUpdate) -> None:
+        self.motion.put_nowait(update)
 
     async def next_clip(self) -> ClipInfo:
         return await asyncio.wait_for(self.clips.get(), 60)
@@ -294,3 +299,25 @@ async def test_disk_full_keeps_what_was_recorded(
     assert decoded.first_packet_is_keyframe
     assert decoded.decoded_frames == clip.video_frames > 0
     assert clip.end_time - clip.start_time == pytest.approx(decoded.duration, abs=0.2)
+
+
+async def test_motion_on_the_detect_stream_reaches_the_listener(
+    nvr: Nvr, rtsp_camera: CameraFactory, media_dir: Path
+) -> None:
+    # Only the sub-stream shows the person: an update proves the detect stream is analysed.
+    main = make_clip(media_dir, seconds=12, fps=10, gop_seconds=1, noise=2.0)
+    sub = make_clip(
+        media_dir, width=320, height=180, seconds=12, fps=10, gop_seconds=1, motion=[(3, 9)]
+    )
+    camera = rtsp_camera({"/main": main, "/sub": sub})
+    listener = Listener()
+    config = CameraConfig("cam", "Cam", camera.url_for("/main"), detect_url=camera.url_for("/sub"))
+    pipeline = await nvr.async_add_camera(config, listener)
+    update = await asyncio.wait_for(listener.motion.get(), 30)
+    assert update.phase is MotionPhase.STARTED
+    assert update.boxes
+    assert pipeline.detect_source is not None
+    assert pipeline.detect_source.stats.width == 320
+    assert pipeline.stats.width == 640  # the main stream is still the one recorded
+    pipeline.set_motion_enabled(False)
+    assert not pipeline.analysis.stats.enabled
