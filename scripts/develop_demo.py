@@ -106,6 +106,8 @@ def storage_document(config_dir: Path, url: str) -> dict[str, Any]:
         const.CONF_MAX_CLIP_SECONDS: const.DEFAULT_MAX_CLIP_SECONDS,
         const.CONF_RETENTION_DAYS: const.DEFAULT_RETENTION_DAYS,
         const.CONF_RETENTION_GB: const.DEFAULT_RETENTION_GB,
+        # The person walks in from the left: a zone on each half shows zones at work.
+        const.CONF_MOTION_ZONES: "left: 0,0 0.5,0 0.5,1 0,1\nright: 0.5,0 1,0 1,1 0.5,1",
     }
     version, minor_version = _flow_versions()
     now = datetime.now(UTC)
