@@ -77,6 +77,7 @@ class AnalysisWorker:
         self._thread: threading.Thread | None = None
         self._quit = threading.Event()
         self._enabled = config.enabled
+        self._stale_background = False
         feed.set_enabled(config.enabled)
         self.frames_decoded = 0
         self.frames_analysed = 0
@@ -113,6 +114,9 @@ class AnalysisWorker:
         self.feed.set_enabled(enabled)
         if not enabled:
             self.feed.set_full_rate(False)
+            self.feed.wake()  # motion ends now, not at the next idle wake-up
+        else:
+            self._stale_background = True  # the scene may have changed while off
 
     @property
     def stats(self) -> AnalysisStats:
@@ -136,7 +140,9 @@ class AnalysisWorker:
             if self._quit.is_set():
                 break
             if not self._enabled:  # switched off: motion ends now, not after its hold
-                self._emit(self.tracker.expire(float("inf")))
+                if self.tracker.active:
+                    self.tracker.end()
+                    self._emit(MotionUpdate(MotionPhase.ENDED, self._clock()))
                 continue
             if batch is None:
                 self._emit(self.tracker.expire(self._clock()))
@@ -148,6 +154,9 @@ class AnalysisWorker:
 
     def process(self, batch: Sequence[TimedPacket]) -> None:
         """Decode a batch from the feed and analyse its newest due frame (worker thread)."""
+        if self._stale_background:
+            self._stale_background = False
+            self.detector.reset()
         newest: tuple[VideoFrame, float] | None = None
         for timed in batch:
             decoded = self._decode(timed)

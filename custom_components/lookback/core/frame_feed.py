@@ -29,6 +29,7 @@ class FrameFeed:
         self._full_rate = False
         self._enabled = True
         self._closed = False
+        self._woken = False
         self.replaced = 0
         """Keyframes (keyframe mode) or packets (full rate) dropped before analysis took them."""
 
@@ -55,6 +56,9 @@ class FrameFeed:
         """
         with self._cond:
             if not self._cond.wait_for(self._has_work, timeout) or self._closed:
+                return None
+            if self._woken:  # ``wake``: the worker has something to do besides frames
+                self._woken = False
                 return None
             if self._taken_serial != self._gop_serial:
                 self._taken_serial = self._gop_serial
@@ -86,6 +90,12 @@ class FrameFeed:
         with self._cond:
             self._forget()
 
+    def wake(self) -> None:
+        """Make a waiting ``take`` return None now (e.g. detection was switched off)."""
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+
     def close(self) -> None:
         """Wake the worker for good: ``take`` returns None from now on."""
         with self._cond:
@@ -97,7 +107,7 @@ class FrameFeed:
         self._taken_serial = self._gop_serial
 
     def _has_work(self) -> bool:
-        if self._closed:
+        if self._closed or self._woken:
             return True
         if self._taken_serial != self._gop_serial:
             return True

@@ -48,6 +48,8 @@ class MotionTracker:
         """Take one analysed frame; returns an update unless nothing changed."""
         now = result.time
         if result.motion:
+            if self.active and now > self.until:  # the hold ran out since the last frame
+                self.end()
             before = set(self.zones_on(now))
             for zone in result.zones:
                 self.zone_until[zone] = now + self.min_duration
@@ -63,13 +65,17 @@ class MotionTracker:
     def expire(self, now: float) -> MotionUpdate | None:
         """End motion whose hold ran out by ``now`` (also when frames stop coming)."""
         if self.active and now >= self.until:
-            self.active = False
-            self.zone_until.clear()
+            self.end()
             return MotionUpdate(MotionPhase.ENDED, now)
         if self.active and any(until <= now for until in self.zone_until.values()):
             self.zone_until = {z: u for z, u in self.zone_until.items() if u > now}
             return MotionUpdate(MotionPhase.CONTINUED, now, zones=self.zones_on(now))
         return None
+
+    def end(self) -> None:
+        """Forget the motion (its hold ran out, or detection was switched off)."""
+        self.active = False
+        self.zone_until.clear()
 
     def zones_on(self, now: float) -> tuple[str, ...]:
         """Zones whose hold has not run out."""

@@ -73,11 +73,11 @@ def parse_zones(text: str) -> tuple[Zone, ...]:
 
 
 def zone_key(name: str) -> str:
-    """What makes a zone name unique: lower case, runs of other characters as one ``_``.
+    """What makes a zone name unique: lower case, runs of non-word characters as one ``_``.
 
     Entity ids are made the same way, so two zones never compete for one.
     """
-    return re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
+    return re.sub(r"[\W_]+", "_", name.casefold()).strip("_")
 
 
 def format_masks(masks: Iterable[Polygon]) -> str:
