@@ -478,6 +478,19 @@ async def test_nothing_is_shown_while_the_entry_is_not_loaded(
             1,
             "14:03:21 · 5 s · entity",
         ),
+        # Motion names the zones it was seen in (once each, in order).
+        (
+            9,
+            {
+                "triggers": [
+                    {"source": "motion", "data": {"zones": ["drive"]}},
+                    {"source": "service", "data": "odd"},
+                    {"source": "motion", "data": {"zones": ["porch", "drive"]}},
+                ]
+            },
+            1,
+            "14:03:21 · 9 s · motion (drive, porch), action",
+        ),
     ],
 )
 async def test_clip_titles(

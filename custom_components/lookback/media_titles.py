@@ -43,7 +43,7 @@ SOURCE_WORDS: Final = {"service": "action"}
 
 
 def _what(clip: ClipInfo) -> list[str]:
-    """Trigger sources (in order, once each) and labels (best score first) of a clip.
+    """Trigger sources (in order, once each; motion with its zones) and labels of a clip.
 
     Sidecars are read from disk, so their event data is checked rather than trusted.
     """
@@ -54,6 +54,17 @@ def _what(clip: ClipInfo) -> list[str]:
         for trigger in (triggers if isinstance(triggers, list) else [])
         if isinstance(trigger, dict) and trigger.get("source")
     )
+    zones = dict.fromkeys(
+        str(zone)
+        for trigger in (triggers if isinstance(triggers, list) else [])
+        if isinstance(trigger, dict) and isinstance(trigger.get("data"), dict)
+        for zone in trigger["data"].get("zones") or ()
+    )
+    if zones and "motion" in sources:  # motion (driveway, porch)
+        sources = {
+            (f"motion ({', '.join(zones)})" if source == "motion" else source): None
+            for source in sources
+        }
     if sources:
         parts.append(", ".join(sources))
     labels = clip.event.get("labels")
