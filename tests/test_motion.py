@@ -148,11 +148,32 @@ async def test_motion_from_the_detect_stream(
     camera = lookback_hub(entry).cameras["front"]
     event = (await async_wait_for(started, "motion on the sub-stream")).data
     assert event["triggers"][0]["source"] == "motion"
+    assert camera.detect_connected is True
+    assert state(hass, "binary_sensor.front_motion").state == STATE_ON
     pipeline = camera.pipeline
     assert pipeline is not None
     assert pipeline.detect_source is not None
     assert pipeline.detect_source.stats.width == 320
     assert pipeline.analysis.stats.frames_analysed > 0
+    await async_unload_lookback(hass, entry)
+
+
+async def test_motion_is_unavailable_while_the_detect_stream_is_down(
+    hass: HomeAssistant, tmp_path: Path, rtsp_camera: CameraFactory
+) -> None:
+    sim = rtsp_camera(**MEDIA)
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path,
+        subentries=[camera_subentry("front", "Front", sim.url, detect_url=UNREACHABLE_URL)],
+    )
+    camera = lookback_hub(entry).cameras["front"]
+    await async_wait_connected(camera)
+    # The main stream records; motion says it cannot see rather than a made-up "off".
+    assert state(hass, "binary_sensor.front_recording").state == STATE_OFF
+    assert camera.detect_connected is False
+    assert state(hass, "binary_sensor.front_motion").state == STATE_UNAVAILABLE
+    assert state(hass, "camera.front_motion_detection_view").state == STATE_UNAVAILABLE
     await async_unload_lookback(hass, entry)
 
 

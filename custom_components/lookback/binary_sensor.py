@@ -41,7 +41,7 @@ def _not_yet(_camera: CameraHub) -> bool:
 
 
 def _motion_available(camera: CameraHub) -> bool:
-    return camera.connected and camera.motion_enabled
+    return camera.motion_available
 
 
 def _motion_attributes(camera: CameraHub) -> Mapping[str, Any]:

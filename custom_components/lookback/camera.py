@@ -89,7 +89,7 @@ class MotionDebugCamera(LookbackCameraEntity, Camera):
     @override
     def available(self) -> bool:
         """Available while motion detection runs on a live stream."""
-        return self.camera.connected and self.camera.motion_enabled
+        return self.camera.motion_available
 
     @override
     async def async_camera_image(

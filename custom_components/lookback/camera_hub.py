@@ -95,6 +95,8 @@ class CameraHub(Listeners):
         self.stats: StreamStats | None = None
         self.ring_bytes = 0
         self.motion_enabled = True
+        # None: no detect stream (the main stream is analysed); else whether it is up.
+        self.detect_connected: bool | None = None if not self.config.detect_url else False
         self.motion: MotionUpdate | None = None  # the latest while motion is on, else None
         self._motion_shown_at = 0.0
         self._event_listeners: list[EventListener] = []
@@ -235,6 +237,22 @@ class CameraHub(Listeners):
             ) from err
 
     # Motion ----------------------------------------------------------------------------
+
+    @property
+    def motion_available(self) -> bool:
+        """Whether motion detection runs on a live picture (the detect stream's, if any)."""
+        return self.connected and self.motion_enabled and self.detect_connected is not False
+
+    def detect_connection_changed(self, connected: bool, error: SourceError | None) -> None:
+        """The detect stream came up or went down: motion entities follow it."""
+        if self._stopped or connected == self.detect_connected:
+            return
+        if connected:
+            _LOGGER.info("%s: detection stream is back", self.name)
+        else:
+            _LOGGER.warning("%s: detection stream unavailable: %s", self.name, error)
+        self.detect_connected = connected
+        self.async_notify()
 
     @property
     def motion_on(self) -> bool:

@@ -138,6 +138,7 @@ def _motion_state(camera: CameraHub) -> dict[str, Any]:
     return {
         "enabled": camera.motion_enabled,
         "on": camera.motion_on,
+        "available": camera.motion_available,
         "zones": list(camera.zone_names),
         "analysis": dataclasses.asdict(pipeline.analysis.stats) if pipeline else None,
         "detect_stream": dataclasses.asdict(pipeline.detect_source.stats)

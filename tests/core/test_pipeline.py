@@ -39,6 +39,7 @@ class Listener:
         self.disconnected = asyncio.Event()
         self.failures: asyncio.Queue[str] = asyncio.Queue()
         self.motion: asyncio.Queue[MotionUpdate] = asyncio.Queue()
+        self.detect_connected: list[bool] = []
 
     def event_started(self, event: Event) -> None:
         self.started.append(event)
@@ -62,6 +63,9 @@ class Listener:
 
     def motion_changed(self, update: MotionUpdate) -> None:
         self.motion.put_nowait(update)
+
+    def detect_connection_changed(self, connected: bool, _error: SourceError | None) -> None:
+        self.detect_connected.append(connected)
 
     async def next_clip(self) -> ClipInfo:
         return await asyncio.wait_for(self.clips.get(), 60)
@@ -319,5 +323,6 @@ async def test_motion_on_the_detect_stream_reaches_the_listener(
     assert pipeline.detect_source is not None
     assert pipeline.detect_source.stats.width == 320
     assert pipeline.stats.width == 640  # the main stream is still the one recorded
+    assert listener.detect_connected == [True]
     pipeline.set_motion_enabled(False)
     assert not pipeline.analysis.stats.enabled

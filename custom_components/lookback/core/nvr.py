@@ -57,6 +57,9 @@ class PipelineListener(Protocol):
     def motion_changed(self, update: MotionUpdate) -> None:
         """Motion started, went on (a moving frame) or ended."""
 
+    def detect_connection_changed(self, connected: bool, error: SourceError | None) -> None:
+        """The detect (sub-)stream came up or went down (cameras with one only)."""
+
 
 class CameraPipeline:
     """Everything one camera runs: StreamSource -> GopRing -> ClipRecorder, EventTracker.
@@ -198,7 +201,7 @@ class CameraPipeline:
     def _detect_connection_in_thread(self, connected: bool, error: SourceError | None) -> None:
         if not connected:
             self.feed.clear()
-            _LOGGER.debug("%s: detect stream down: %s", self.config.camera_id, error)
+        self._loop.call_soon_threadsafe(self._listener.detect_connection_changed, connected, error)
 
     def _streams_in_thread(self, streams: Sequence[Stream]) -> None:
         self.recorder.on_streams(streams)
