@@ -3,7 +3,7 @@
 Per frame, in numpy (Pillow for the blur): blur, light matching (the frame's brightness and
 contrast mapped onto the background's by a robust linear fit, so auto-exposure and clouds are not
 motion while the changed pixels, outliers of the fit, do not bias it), difference to the
-background scaled by the background's contrast, threshold, erosion then dilation, regions on a
+background scaled by the picture's contrast, threshold, erosion then dilation, regions on a
 coarse grid, minimum area, masks and zones. A frame whose light jumped (IR day/night switch,
 lamps) or where most of the picture changed at once re-calibrates the background instead of
 reporting motion. The background follows the scene with a time constant in seconds, so keyframes
@@ -32,9 +32,8 @@ GLOBAL_CHANGE_RATIO = 0.45
 # A frame this many times brighter or darker than the background (after the fit) is a light
 # switch, not something to compensate: the IR day/night switch, a lamp.
 LIGHT_JUMP = 1.5
-# Contrast: differences are scaled as if the background's 2nd..98th percentile spread were
-# 0..255, amplified at most this much (dark night pictures would otherwise turn sensor noise into
-# motion).
+# Contrast: differences are scaled as if the picture's 2nd..98th percentile spread were 0..255,
+# amplified at most this much (dark night pictures would otherwise turn sensor noise into motion).
 MAX_CONTRAST_GAIN = 4.0
 # Light fit: every LIGHT_FIT_STEP-th pixel each way; pixels further than LIGHT_FIT_SPREAD robust
 # deviations (at least LIGHT_FIT_FLOOR levels) from the fit are changes, left out of the next fit.
@@ -145,7 +144,10 @@ class MotionDetector:
         jumped = not 1.0 / LIGHT_JUMP <= gain <= LIGHT_JUMP
         # After a jump the fit means nothing: the change is measured unmatched, for the record.
         matched = picture if jumped else (picture - np.float32(offset)) / np.float32(gain)
-        difference = np.abs(matched - background) * np.float32(_contrast_gain(seen))
+        # The frame's spread, in the background's units (the fit's gain taken out).
+        spread = _spread(grey.ravel()[self._sample]) / (1.0 if jumped else gain)
+        scale = min(MAX_CONTRAST_GAIN, 255.0 / max(1.0, spread))
+        difference = np.abs(matched - background) * np.float32(scale)
         raw = difference > self._threshold
         raw[self._ignored] = False
         changed_ratio = float(np.count_nonzero(raw)) / self._watched_pixels
@@ -280,19 +282,25 @@ def _fit_light(background: F32, picture: F32) -> tuple[float, float]:
         x, y = background[keep], picture[keep]
         if x.size < 2:
             break
-        if fit_gain and float(x.std()) >= LIGHT_FIT_MIN_STD / 2:
-            x_mean, y_mean = float(x.mean()), float(y.mean())
-            gain = float(np.mean((x - x_mean) * (y - y_mean)) / x.var())
-        offset = float(y.mean() - gain * x.mean())
+        x_mean, y_mean = float(x.mean()), float(y.mean())
+        if fit_gain:
+            dx = x - np.float32(x_mean)
+            variance = float(np.mean(dx * dx))
+            # What is left may be too flat for a gain (most of the picture changed): keep it.
+            if variance >= (LIGHT_FIT_MIN_STD / 2) ** 2:
+                gain = float(np.mean(dx * (y - np.float32(y_mean)))) / variance
+        offset = y_mean - gain * x_mean
     return gain, offset
 
 
-def _contrast_gain(background: F32) -> float:
-    """Scale for differences: the background's 2nd..98th percentile spread onto 0..255."""
-    if background.size < 2:
-        return 1.0
-    low, high = np.percentile(background, (2.0, 98.0))
-    return min(MAX_CONTRAST_GAIN, 255.0 / max(1.0, float(high - low)))
+def _spread(grey: U8) -> float:
+    """Grey levels from the 2nd to the 98th percentile (of the unblurred picture)."""
+    if grey.size < 2:
+        return 255.0
+    counts = np.cumsum(np.bincount(grey, minlength=256))
+    low = float(np.searchsorted(counts, counts[-1] * 0.02))
+    high = float(np.searchsorted(counts, counts[-1] * 0.98))
+    return high - low
 
 
 def _erode(mask: BoolMask) -> BoolMask:
