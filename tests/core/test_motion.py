@@ -11,6 +11,7 @@ from custom_components.lookback.core import motion
 from custom_components.lookback.core.models import MotionConfig, Point, Zone
 from custom_components.lookback.core.motion import (
     BACKGROUND_TIME_CONSTANT_S,
+    MOVING_SLOWDOWN,
     MotionBox,
     MotionDetector,
     MotionResult,
@@ -351,10 +352,10 @@ def test_background_adapts_to_a_change_that_stays() -> None:
     detector = calibrated()
     parked = frame(1, objects=(OBJECT,))
     assert detector.analyse(parked, 1001.0).motion
-    # many time constants later the object is part of the scene
+    # many (slowed, it changed) time constants later the object is part of the scene
     t = 1001.0
     for i in range(2, 12):
-        t += BACKGROUND_TIME_CONSTANT_S / 2
+        t += BACKGROUND_TIME_CONSTANT_S * MOVING_SLOWDOWN / 2
         result = detector.analyse(frame(i, objects=(OBJECT,)), t)
     assert not result.motion
     # and its leaving is a change again
@@ -376,8 +377,10 @@ def test_background_ages_by_time_not_by_frame_count() -> None:
         full_rate.analyse(parked, 1000.0 + i * 0.2)
     assert keyframes._background is not None
     assert full_rate._background is not None
-    assert np.allclose(keyframes._background, full_rate._background, atol=0.05)
-    # and they have moved part of the way: 1 - exp(-2 / 8) of the difference
+    # (a few pixels at the object's edge change state between the small steps: not all)
+    close = np.abs(keyframes._background - full_rate._background) <= 0.05
+    assert close.mean() > 0.99
+    # and they have moved part of the way: inside the object, which changed, 1 - exp(-2 / 32)
     first = calibrated()
     assert first._background is not None
     start = first._background.copy()
@@ -385,14 +388,10 @@ def test_background_ages_by_time_not_by_frame_count() -> None:
     target = full_rate._normalise(parked) - start
     changed = np.abs(target) > 50
     ratio = float(np.median(moved[changed] / target[changed]))
-    assert ratio == pytest.approx(1 - np.exp(-2.0 / BACKGROUND_TIME_CONSTANT_S), abs=0.01)
+    slow = BACKGROUND_TIME_CONSTANT_S * MOVING_SLOWDOWN
+    assert ratio == pytest.approx(1 - np.exp(-2.0 / slow), abs=0.01)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _update_background uses `self._last_time or time`, so a background "
-    "calibrated at time 0.0 does not age on the next frame",
-)
 def test_background_calibrated_at_time_zero_ages_like_any_other() -> None:
     parked = frame(1, objects=(OBJECT,))
     for start in (1000.0, 0.0):
@@ -402,11 +401,6 @@ def test_background_calibrated_at_time_zero_ages_like_any_other() -> None:
         assert not detector.analyse(frame(2, objects=(OBJECT,)), start + 100.2).motion
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="QUESTIONABLE: the background learns moving objects at the full rate, so a "
-    "high-contrast person leaves ghosts that are reported as motion after they left",
-)
 def test_a_person_who_left_leaves_no_ghost() -> None:
     # keyframes 2 s apart (a common GOP); the person is the negative of what they cover
     detector = calibrated(time=1000.0)

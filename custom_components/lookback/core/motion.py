@@ -27,6 +27,8 @@ from .polygons import BoolMask, polygon_mask, union_mask
 ANALYSIS_WIDTH = 320
 BLUR_RADIUS = 1.0
 BACKGROUND_TIME_CONSTANT_S = 8.0
+# Where a frame changed, the background learns this many times slower (see _update_background).
+MOVING_SLOWDOWN = 4.0
 # Share of the unmasked picture changed at once that means "the light changed", not motion.
 GLOBAL_CHANGE_RATIO = 0.45
 # A frame this many times brighter or darker than the background (after the fit) is a light
@@ -167,7 +169,7 @@ class MotionDetector:
             changed_ratio=round(changed_ratio, 4),
         )
         # The background takes the frame as it is (not matched), so it follows slow light.
-        self._update_background(background, picture, time)
+        self._update_background(background, picture, time, changed)
         self.last_debug = DebugFrames(
             _to_u8(matched), _to_u8(difference), kept, self._ignored, self._zones, result
         )
@@ -213,10 +215,19 @@ class MotionDetector:
         )
         return result
 
-    def _update_background(self, background: F32, picture: F32, time: float) -> None:
-        elapsed = max(0.0, time - (self._last_time or time))
+    def _update_background(
+        self, background: F32, picture: F32, time: float, changed: BoolMask
+    ) -> None:
+        """Blend the frame in; where it changed, MOVING_SLOWDOWN times slower.
+
+        A visitor blended in at the full rate leaves a ghost that reads as motion for seconds
+        after they left; something that stays (a parked car) still fades in, only later.
+        """
+        elapsed = 0.0 if self._last_time is None else max(0.0, time - self._last_time)
         alpha = 1.0 - math.exp(-elapsed / BACKGROUND_TIME_CONSTANT_S)
-        background += np.float32(alpha) * (picture - background)
+        slow = 1.0 - math.exp(-elapsed / (BACKGROUND_TIME_CONSTANT_S * MOVING_SLOWDOWN))
+        rate = np.where(changed, np.float32(slow), np.float32(alpha))
+        background += rate * (picture - background)
         self._last_time = time
 
     def _regions(self, changed: BoolMask) -> tuple[tuple[MotionBox, ...], BoolMask]:
