@@ -36,7 +36,14 @@ import tempfile
 import threading
 import time
 from types import FrameType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from custom_components.lookback.core.models import CameraConfig, TimedPacket
+    from custom_components.lookback.core.recorder import ClipRecorder
+    from custom_components.lookback.core.ring import GopRing
+    from custom_components.lookback.core.source import StreamSource
+    from custom_components.lookback.core.storage import ClipStore
 
 REPO: Final = Path(__file__).resolve().parent.parent
 OUT_DIR: Final = REPO / "bench" / "out"
@@ -158,24 +165,87 @@ def rmem_default(size: int) -> Iterator[None]:
 # --- the Lookback worker (child process) ----------------------------------------------------
 
 
-def run_worker(urls: Sequence[str], pre_roll: float, store_dir: Path) -> int:
-    """Buffer every URL as a Lookback camera does while idle; answer ``status`` on stdin.
-
-    Prints one JSON line (baseline memory) once the pipelines exist, then one JSON status
-    line per ``status`` command; ``quit`` or EOF stops the sources and exits.
-    """
-    from custom_components.lookback.core.models import CameraConfig
-    from custom_components.lookback.core.nvr import RING_MARGIN_S
-    from custom_components.lookback.core.recorder import ClipRecorder, RecorderOptions
-    from custom_components.lookback.core.ring import GopRing
-    from custom_components.lookback.core.source import SourceOptions, StreamSource
-    from custom_components.lookback.core.storage import ClipStore
-
+def worker_logging() -> None:
+    """Log INFO and up to stderr (the parent keeps it in the worker's log file)."""
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
     )
+
+
+def build_recorder(
+    store: ClipStore, index: int, url: str, pre_roll: float
+) -> tuple[CameraConfig, GopRing, ClipRecorder]:
+    """Camera ``index``'s config, ring and recorder, with no event open.
+
+    Built the way CameraPipeline builds a camera (core/nvr.py), minus the event loop.
+    """
+    from custom_components.lookback.core.models import CameraConfig
+    from custom_components.lookback.core.nvr import RING_MARGIN_S
+    from custom_components.lookback.core.recorder import ClipRecorder, RecorderOptions
+    from custom_components.lookback.core.ring import GopRing
+
+    name = f"cam{index + 1}"
+    config = CameraConfig(camera_id=name, name=name, url=url, pre_roll=pre_roll)
+    ring = GopRing(config.pre_roll + RING_MARGIN_S, config.ring_max_bytes)
+    recorder = ClipRecorder(
+        config.camera_id,
+        ring,
+        store,
+        RecorderOptions(max_clip_seconds=config.max_clip_seconds, audio_policy=config.audio_policy),
+        on_clip=lambda _clip: None,
+    )
+    return config, ring, recorder
+
+
+def build_source(
+    config: CameraConfig,
+    recorder: ClipRecorder,
+    on_packet: Callable[[TimedPacket], None],
+    on_connection: Callable[[bool, object], None],
+) -> StreamSource:
+    """The camera's StreamSource, handing packets to ``on_packet`` and streams to the recorder."""
+    from custom_components.lookback.core.source import SourceOptions, StreamSource
+
+    return StreamSource(
+        config.camera_id,
+        SourceOptions(
+            url=config.url, transport=config.transport, stall_timeout=config.stall_timeout
+        ),
+        on_packet=on_packet,
+        on_connection=on_connection,
+        on_streams=recorder.on_streams,
+    )
+
+
+def serve(
+    status: Callable[[], dict[str, Any]], start: Callable[[], None], stop: Callable[[], None]
+) -> int:
+    """The worker's line protocol: baseline memory, ``start()``, then ``status`` answers.
+
+    Prints one JSON line (baseline memory) before ``start()``, then one JSON status line per
+    ``status`` command; ``quit`` or EOF ends it, and ``stop()`` runs whatever happened.
+    """
+    print(json.dumps({"baseline_memory_kib": memory_kib()}), flush=True)
+    try:
+        start()
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "status":
+                print(json.dumps(status()), flush=True)
+            elif command == "quit":
+                break
+    finally:
+        stop()
+    return 0
+
+
+def run_worker(urls: Sequence[str], pre_roll: float, store_dir: Path) -> int:
+    """Buffer every URL as a Lookback camera does while idle; answer ``status`` on stdin."""
+    from custom_components.lookback.core.storage import ClipStore
+
+    worker_logging()
     store = ClipStore(store_dir)
     rings: list[GopRing] = []
     recorders: list[ClipRecorder] = []
@@ -190,28 +260,8 @@ def run_worker(urls: Sequence[str], pre_roll: float, store_dir: Path) -> int:
         return on_connection
 
     for index, url in enumerate(urls):
-        # Built the way CameraPipeline builds a camera (core/nvr.py), minus the event loop.
-        name = f"cam{index + 1}"
-        config = CameraConfig(camera_id=name, name=name, url=url, pre_roll=pre_roll)
-        ring = GopRing(config.pre_roll + RING_MARGIN_S, config.ring_max_bytes)
-        recorder = ClipRecorder(
-            config.camera_id,
-            ring,
-            store,
-            RecorderOptions(
-                max_clip_seconds=config.max_clip_seconds, audio_policy=config.audio_policy
-            ),
-            on_clip=lambda _clip: None,
-        )
-        source = StreamSource(
-            config.camera_id,
-            SourceOptions(
-                url=config.url, transport=config.transport, stall_timeout=config.stall_timeout
-            ),
-            on_packet=recorder.on_packet,
-            on_connection=counter(index),
-            on_streams=recorder.on_streams,
-        )
+        config, ring, recorder = build_recorder(store, index, url, pre_roll)
+        source = build_source(config, recorder, recorder.on_packet, counter(index))
         rings.append(ring)
         recorders.append(recorder)
         sources.append(source)
@@ -242,22 +292,17 @@ def run_worker(urls: Sequence[str], pre_roll: float, store_dir: Path) -> int:
             )
         return {"memory_kib": memory_kib(), "threads": threading.active_count(), "cameras": cameras}
 
-    print(json.dumps({"baseline_memory_kib": memory_kib()}), flush=True)
-    try:
+    def start() -> None:
         for source in sources:
             source.start()
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "status":
-                print(json.dumps(status()), flush=True)
-            elif command == "quit":
-                break
-    finally:
+
+    def stop() -> None:
         for source in sources:
             source.stop()
         for recorder in recorders:
             recorder.stop()
-    return 0
+
+    return serve(status, start, stop)
 
 
 # --- the parent: phases ---------------------------------------------------------------------
@@ -315,8 +360,13 @@ class Sampler:
         self.busy0 = machine_busy_ticks()
         self.lost0 = udp_drops(self.server)
 
-    def finish(self, side: str, round_: int) -> Phase:
-        """Take the second sample and return the differences."""
+    def take(self) -> tuple[float, float, float, float, float, int]:
+        """Take the second sample; return the differences over the window.
+
+        (wall s, CPU s, schedstat s, simulator CPU s, machine busy %, feed datagrams lost), as
+        Phase's fields of those names: utime+stime and the live threads' run time of the
+        measured processes, utime+stime of the simulator's.
+        """
         cpu = sum(cpu_seconds(p) for p in self.pids) - self.cpu0
         sched = sum(sched_seconds(p) for p in self.pids) - self.sched0
         sim = sum(cpu_seconds(p) for p in self.sim_pids) - self.sim0
@@ -324,8 +374,13 @@ class Sampler:
         wall = time.monotonic() - self.t0
         busy = 100.0 * (busy1[0] - self.busy0[0]) / max(1, busy1[1] - self.busy0[1])
         lost = udp_drops(self.server) - self.lost0
+        return wall, cpu, sched, sim, busy, lost
+
+    def finish(self, side: str, round_: int) -> Phase:
+        """Take the second sample; the differences and the processes' memory as a Phase."""
+        window = self.take()
         memory = [memory_kib(p) for p in self.pids]
-        return Phase(side, round_, wall, cpu, sched, sim, busy, lost, len(self.pids), memory)
+        return Phase(side, round_, *window, len(self.pids), memory)
 
 
 def _stop_process(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -341,15 +396,28 @@ def _stop_process(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
 
 
 class Worker:
-    """The Lookback worker process and its line protocol."""
+    """A benchmark's worker process (this or another script's ``--worker``) and its protocol."""
 
-    def __init__(self, urls: Sequence[str], pre_roll: float, work: Path) -> None:
-        """Start it (in its own session: Ctrl-C reaches the parent, which stops it)."""
+    def __init__(
+        self,
+        urls: Sequence[str],
+        pre_roll: float,
+        work: Path,
+        *,
+        script: Path = Path(__file__),
+        argv: Sequence[str] = (),
+        log_tail: int | None = None,
+    ) -> None:
+        """Start ``script --worker *argv *urls`` in its own session (Ctrl-C reaches the parent).
+
+        ``log_tail``: how many lines of the worker's log an error quotes (None: all of it).
+        """
         work.mkdir(parents=True, exist_ok=True)
         self.log_path = work / "worker.log"
+        self.log_tail = log_tail
         path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": path}
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", *urls]
+        command = [sys.executable, str(script.resolve()), "--worker", *argv, *urls]
         command += ["--pre-roll", str(pre_roll), "--store", str(work / "store")]
         with self.log_path.open("wb") as log:
             self.process = spawn(
@@ -367,7 +435,8 @@ class Worker:
         ready, _, _ = select.select([stdout], [], [], timeout)
         line = stdout.readline() if ready else b""
         if not line:
-            raise RuntimeError(f"the worker did not answer:\n{self.log()}")
+            log = self.log() if self.log_tail is None else _tail(self.log(), self.log_tail)
+            raise RuntimeError(f"the worker did not answer:\n{log}")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
@@ -383,6 +452,32 @@ class Worker:
         """What the worker logged."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def warnings(self) -> list[str]:
+        """The warning and error lines of its log."""
+        return [
+            line for line in self.log().splitlines() if " WARNING " in line or " ERROR " in line
+        ]
+
+    def warm_up(
+        self, warmup: float, ready: Callable[[list[dict[str, Any]]], bool], who: str, what: str
+    ) -> dict[str, Any]:
+        """Wait for every camera to connect, then ``warmup`` s, then for ``ready(cameras)``.
+
+        ``who`` and ``what`` name the two waits in a time-out's message. Returns the status then.
+        """
+
+        def detail() -> str:
+            return f"{self.status()['cameras']}\nworker log:\n{_tail(self.log())}"
+
+        connected = _wait_until(
+            lambda: all(c["connected"] for c in self.status()["cameras"]),
+            f"{who} to connect",
+            detail,
+        )
+        time.sleep(max(0.0, connected + warmup - time.monotonic()))
+        _wait_until(lambda: ready(self.status()["cameras"]), what, detail)
+        return self.status()
+
     def stop(self) -> None:
         """Ask it to quit (EOF also does), then make sure it is gone."""
         if self.process.stdin is not None:
@@ -395,6 +490,11 @@ class Worker:
             _stop_process(self.process, signal.SIGTERM)
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+def rings_full(cameras: Sequence[dict[str, Any]]) -> bool:
+    """Every camera connected with its ring holding its whole horizon."""
+    return all(c["connected"] and c["ring_seconds"] >= c["ring_horizon_s"] for c in cameras)
 
 
 def _wait_until(
@@ -420,22 +520,9 @@ def run_lookback(urls: Sequence[str], s: Settings, round_: int) -> Phase:
     """Warm the worker up (connected, rings full), then measure one window."""
     worker = Worker(urls, s.pre_roll, s.work / f"lookback{round_}")
     try:
-
-        def all_full() -> bool:
-            cameras = worker.status()["cameras"]
-            return all(c["connected"] and c["ring_seconds"] >= c["ring_horizon_s"] for c in cameras)
-
-        def detail() -> str:
-            return f"{worker.status()['cameras']}\nworker log:\n{_tail(worker.log())}"
-
-        connected = _wait_until(
-            lambda: all(c["connected"] for c in worker.status()["cameras"]),
-            "the lookback worker to connect",
-            detail,
+        before = worker.warm_up(
+            s.warmup, rings_full, "the lookback worker", "the lookback rings to fill"
         )
-        time.sleep(max(0.0, connected + s.warmup - time.monotonic()))
-        _wait_until(all_full, "the lookback rings to fill", detail)
-        before = worker.status()
         sampler = Sampler([worker.process.pid], s)
         time.sleep(s.window)
         phase = sampler.finish("lookback", round_)
@@ -447,9 +534,7 @@ def run_lookback(urls: Sequence[str], s: Settings, round_: int) -> Phase:
     phase.extra = {
         "baseline_memory_kib": worker.baseline,
         "status": after,
-        "log_warnings": [
-            line for line in worker.log().splitlines() if " WARNING " in line or " ERROR " in line
-        ],
+        "log_warnings": worker.warnings(),
         "connections_logged": worker.log().count(": connected to "),
     }
     return phase
@@ -558,7 +643,8 @@ def summarize(phases: Sequence[Phase], meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fmt(value: float | None, spec: str) -> str:
+def fmt(value: float | None, spec: str) -> str:
+    """``value`` formatted, or ``-`` for None."""
     return "-" if value is None else format(value, spec)
 
 
@@ -626,11 +712,11 @@ def print_report(phases: Sequence[Phase], meta: dict[str, Any], summary: dict[st
     )
     for index, c in enumerate(last.extra["status"]["cameras"]):
         print(
-            f"cam{index + 1:<4} {c['packets_per_s']:5.1f} {_fmt(c['fps'], '5.1f')} "
-            f"{_fmt(c['bitrate_bps'] and c['bitrate_bps'] / 1e6, '7.2f')} "
-            f"{_fmt(c['keyframe_interval_s'], '6.2f')} {c['ring_seconds']:7.2f} "
+            f"cam{index + 1:<4} {c['packets_per_s']:5.1f} {fmt(c['fps'], '5.1f')} "
+            f"{fmt(c['bitrate_bps'] and c['bitrate_bps'] / 1e6, '7.2f')} "
+            f"{fmt(c['keyframe_interval_s'], '6.2f')} {c['ring_seconds']:7.2f} "
             f"{c['ring_bytes'] / MiB:9.2f} "
-            f"{_fmt(c['ring_seconds'] and 8 * c['ring_bytes'] / c['ring_seconds'] / 1e6, '12.2f')} "
+            f"{fmt(c['ring_seconds'] and 8 * c['ring_bytes'] / c['ring_seconds'] / 1e6, '12.2f')} "
             f"{c['connections']:5d} {c['reconnects']:7d} "
             f"{c['stalls']:7d} {c['dropped']:5d} {c['merged']:7d}"
         )
@@ -682,7 +768,8 @@ def git_revision() -> str:
     return head + (" + uncommitted core changes" if dirty else "")
 
 
-def _scratch_dir() -> str | None:
+def scratch_dir() -> str | None:
+    """A tmpfs for scratch files when there is a writable one, else None (the default)."""
     shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, like an NVR's RAM disk
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
@@ -737,7 +824,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     phases: list[Phase] = []
     camera = SimulatedCamera(mounts, mode="live")
     with (
-        tempfile.TemporaryDirectory(prefix="lookback-bench-", dir=_scratch_dir()) as tmp,
+        tempfile.TemporaryDirectory(prefix="lookback-bench-", dir=scratch_dir()) as tmp,
         contextlib.ExitStack() as stack,
     ):
         with rmem_default(args.feed_rcvbuf):  # the server makes its feed sockets at start
@@ -762,6 +849,29 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return {"meta": meta, "summary": summary, "phases": [asdict(p) for p in phases]}
 
 
+def add_out_and_worker(parser: argparse.ArgumentParser, worker_metavar: str) -> None:
+    """``--out``, and the hidden ``--worker ... --store DIR`` that start a worker process."""
+    parser.add_argument("--out", type=Path, help="write all results as JSON here")
+    parser.add_argument("--worker", nargs="+", metavar=worker_metavar, help=argparse.SUPPRESS)
+    parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+
+
+def run_benchmark(run: Callable[[], dict[str, Any]], out: Path | None) -> int:
+    """Run a benchmark, stopping every child however it ends; write its results to ``out``."""
+    with _stop_on_signals():
+        try:
+            result = run()
+        except KeyboardInterrupt:
+            print("interrupted; children stopped", file=sys.stderr)
+            return 130
+        finally:
+            reap_all()
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+        print(f"\nresults written to {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line; run the benchmark or, with ``--worker``, the Lookback side."""
     parser = argparse.ArgumentParser(
@@ -784,9 +894,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="raise net.core.rmem_default while the simulator starts (root; restored at once) "
         "so its loopback UDP feed stops dropping keyframe bursts; e.g. 4194304",
     )
-    parser.add_argument("--out", type=Path, help="write all results as JSON here")
-    parser.add_argument("--worker", nargs="+", metavar="URL", help=argparse.SUPPRESS)
-    parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    add_out_and_worker(parser, "URL")
     args = parser.parse_args(argv)
     if args.worker:
         assert args.store is not None
@@ -795,18 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--cameras, --rounds and --seconds must be positive")
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    with _stop_on_signals():
-        try:
-            result = benchmark(args)
-        except KeyboardInterrupt:
-            print("interrupted; children stopped", file=sys.stderr)
-            return 130
-        finally:
-            reap_all()
-    if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
-        print(f"\nresults written to {args.out}")
-    return 0
+    return run_benchmark(lambda: benchmark(args), args.out)
 
 
 if __name__ == "__main__":

@@ -36,20 +36,14 @@ person crosses the picture without pause, so Lookback runs at full rate (every f
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator, Sequence
-import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 import datetime as dt
-import json
-import logging
 import os
 from pathlib import Path
 import platform
 import queue
-import select
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -57,30 +51,35 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from bench.buffering import (
-    _scratch_dir,
-    _stop_on_signals,
-    _stop_process,
-    _tail,
-    _wait_until,
+    Sampler,
+    Settings,
+    Worker,
+    add_out_and_worker,
+    build_recorder,
+    build_source,
     children,
-    cpu_seconds,
+    fmt,
     git_revision,
-    machine_busy_ticks,
     memory_kib,
-    reap_all,
-    sched_seconds,
-    spawn,
-    udp_drops,
+    rings_full,
+    run_benchmark,
+    scratch_dir,
+    serve,
+    worker_logging,
 )
+from custom_components.lookback.core.analysis import AnalysisWorker
+from custom_components.lookback.core.frame_feed import FrameFeed
+from custom_components.lookback.core.models import MotionConfig
+from custom_components.lookback.core.motion_state import MotionPhase
 
 if TYPE_CHECKING:
-    from av.stream import Stream
-    from av.video.codeccontext import VideoCodecContext
     from av.video.frame import VideoFrame
 
-    from custom_components.lookback.core.models import MotionConfig, TimedPacket
-    from custom_components.lookback.core.motion import MotionDetector
-    from custom_components.lookback.core.motion_state import MotionTracker, MotionUpdate
+    from custom_components.lookback.core.models import TimedPacket
+    from custom_components.lookback.core.motion_state import MotionUpdate
+    from custom_components.lookback.core.recorder import ClipRecorder
+    from custom_components.lookback.core.ring import GopRing
+    from custom_components.lookback.core.source import StreamSource
 
 REPO: Final = Path(__file__).resolve().parent.parent
 OUT_DIR: Final = REPO / "bench" / "out"
@@ -110,33 +109,45 @@ class StreamSpec:
 # --- the worker (child process) --------------------------------------------------------------
 
 
-class DecodeAll:
-    """The baseline: decode every video packet in a thread, analyse ``fps`` frames a second."""
+class TimedAnalysisWorker(AnalysisWorker):
+    """The product's worker, with the thread CPU of decoding and of analysis added up."""
+
+    decode_cpu_s = 0.0
+    analyse_cpu_s = 0.0
+
+    def _decode(self, timed: TimedPacket) -> list[VideoFrame]:
+        started = time.thread_time()
+        try:
+            return super()._decode(timed)
+        finally:
+            self.decode_cpu_s += time.thread_time() - started
+
+    def _analyse(self, frame: VideoFrame, frame_time: float) -> None:
+        started = time.thread_time()
+        try:
+            super()._analyse(frame, frame_time)
+        finally:
+            self.analyse_cpu_s += time.thread_time() - started
+
+
+class DecodeAll(TimedAnalysisWorker):
+    """The baseline: decode every video packet in a thread, analyse ``fps`` frames a second.
+
+    The product's decoding and analysis (``new_decoder``; ``to_ndarray(format="gray")`` at
+    ``analysis_size``, area-averaged; the MotionDetector and MotionTracker), fed every video
+    packet from its own queue instead of a FrameFeed's keyframes, and analysing a frame whenever
+    ``0.95 / fps`` s have passed (the AnalysisWorker's rule for "due" frames, without its
+    "keyframes always").
+    """
 
     def __init__(
         self, name: str, config: MotionConfig, fps: float, on_update: Callable[[MotionUpdate], None]
     ) -> None:
         """Build the detector and tracker; nothing runs before ``start``."""
-        from custom_components.lookback.core.motion import MotionDetector
-        from custom_components.lookback.core.motion_state import MotionTracker
-
-        self.name = name
-        self.detector: MotionDetector = MotionDetector(config)
-        self.tracker: MotionTracker = MotionTracker(config.min_duration)
-        self._interval = 0.95 / fps  # the AnalysisWorker's rule for "due" frames
-        self._on_update = on_update
+        super().__init__(name, config, FrameFeed(), on_update)  # the feed is never read
+        self._interval = 0.95 / fps
         self._queue: queue.SimpleQueue[TimedPacket | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._decoder: VideoCodecContext | None = None
-        self._stream: Stream | None = None
-        self._last_analysed: float | None = None
-        self.frames_decoded = 0
-        self.frames_analysed = 0
-        self.decode_errors = 0
         self.backlog_max = 0
-        self.last_analysis_ms: float | None = None
-        self.decode_cpu_s = 0.0
-        self.analyse_cpu_s = 0.0
 
     def put(self, timed: TimedPacket) -> None:
         """Queue a demuxed packet (demux thread; returns at once)."""
@@ -150,67 +161,28 @@ class DecodeAll:
         )
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = STOP_TIMEOUT) -> None:
         """Stop after the packets already queued."""
         self._queue.put(None)
         if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
+            self._thread.join(timeout)
             self._thread = None
 
     def _run(self) -> None:
         while (timed := self._queue.get()) is not None:
             self.backlog_max = max(self.backlog_max, self._queue.qsize())
-            started = time.thread_time()
-            frames = self._decode(timed)
-            self.decode_cpu_s += time.thread_time() - started
-            for frame in frames:
+            for frame in self._decode(timed):
                 self.frames_decoded += 1
-                due = self._last_analysed is None or timed.time - self._last_analysed >= (
-                    self._interval
-                )
-                if due:
-                    started = time.thread_time()
+                if self._due(timed.time, timed.is_keyframe):
                     self._analyse(frame, timed.time)
-                    self.analyse_cpu_s += time.thread_time() - started
+
+    def _due(self, time_: float, is_keyframe: bool) -> bool:  # keyframes get no priority
+        return self._last_analysed is None or time_ - self._last_analysed >= self._interval
 
     @property
     def backlog(self) -> int:
         """Packets waiting for the decoder now."""
         return self._queue.qsize()
-
-    def _decode(self, timed: TimedPacket) -> list[VideoFrame]:
-        import av
-
-        from custom_components.lookback.core.frames import new_decoder
-
-        if timed.stream is not self._stream or self._decoder is None:
-            if not timed.is_keyframe:
-                return []
-            self._decoder = new_decoder(timed.stream)
-            self._stream = timed.stream
-            self.detector.reset()
-        try:
-            return list(self._decoder.decode(timed.packet))
-        except av.error.FFmpegError:
-            self.decode_errors += 1
-            self._decoder = None
-            return []
-
-    def _analyse(self, frame: VideoFrame, frame_time: float) -> None:
-        import numpy as np
-
-        from custom_components.lookback.core.motion import analysis_size
-
-        started = time.perf_counter()
-        width, height = analysis_size(frame.width, frame.height)
-        grey = frame.to_ndarray(format="gray", width=width, height=height, interpolation="AREA")
-        result = self.detector.analyse(np.asarray(grey, dtype=np.uint8), frame_time)
-        self.frames_analysed += 1
-        self._last_analysed = frame_time
-        self.last_analysis_ms = round((time.perf_counter() - started) * 1000, 2)
-        update = self.tracker.update(result)
-        if update is not None:
-            self._on_update(update)
 
 
 def _both(
@@ -225,105 +197,59 @@ def _both(
     return sink
 
 
+@dataclass(slots=True)
+class Camera:
+    """One camera of a worker: buffering, plus the side's motion analysis."""
+
+    ring: GopRing
+    recorder: ClipRecorder
+    source: StreamSource | None = None
+    feed: FrameFeed | None = None
+    analysis: TimedAnalysisWorker | None = None
+    decode_all: DecodeAll | None = None
+    connections: int = 0
+    motion_started: int = 0
+    motion_updates: int = 0
+
+    def on_update(self, update: MotionUpdate) -> None:
+        """Count motion updates and starts."""
+        self.motion_updates += 1
+        if update.phase is MotionPhase.STARTED:
+            self.motion_started += 1
+
+    def on_connection(self, connected: bool, _error: object) -> None:
+        """Count connections; a dropped stream empties the ring and the feed."""
+        if connected:
+            self.connections += 1
+        else:
+            self.ring.clear()
+            if self.feed is not None:
+                self.feed.clear()
+
+
 def run_worker(side: str, urls: Sequence[str], pre_roll: float, store_dir: Path) -> int:
     """Run one side's cameras; answer ``status`` on stdin, stop on ``quit`` or EOF."""
-    from custom_components.lookback.core.analysis import AnalysisWorker
-    from custom_components.lookback.core.frame_feed import FrameFeed
-    from custom_components.lookback.core.models import CameraConfig, MotionConfig
-    from custom_components.lookback.core.motion_state import MotionPhase
-    from custom_components.lookback.core.nvr import RING_MARGIN_S
-    from custom_components.lookback.core.recorder import ClipRecorder, RecorderOptions
-    from custom_components.lookback.core.ring import GopRing
-    from custom_components.lookback.core.source import SourceOptions, StreamSource
     from custom_components.lookback.core.storage import ClipStore
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
-    )
+    worker_logging()
     store = ClipStore(store_dir)
-
-    class TimedAnalysisWorker(AnalysisWorker):
-        """The product's worker, with the thread CPU of decoding and of analysis added up."""
-
-        decode_cpu_s = 0.0
-        analyse_cpu_s = 0.0
-
-        def _decode(self, timed: TimedPacket) -> list[VideoFrame]:
-            started = time.thread_time()
-            try:
-                return super()._decode(timed)
-            finally:
-                self.decode_cpu_s += time.thread_time() - started
-
-        def _analyse(self, frame: VideoFrame, frame_time: float) -> None:
-            started = time.thread_time()
-            try:
-                super()._analyse(frame, frame_time)
-            finally:
-                self.analyse_cpu_s += time.thread_time() - started
-
-    @dataclass(slots=True)
-    class Camera:
-        ring: GopRing
-        recorder: ClipRecorder
-        source: StreamSource | None = None
-        feed: FrameFeed | None = None
-        analysis: TimedAnalysisWorker | None = None
-        decode_all: DecodeAll | None = None
-        connections: int = 0
-        motion_started: int = 0
-        motion_updates: int = 0
-
-        def on_update(self, update: MotionUpdate) -> None:
-            self.motion_updates += 1
-            if update.phase is MotionPhase.STARTED:
-                self.motion_started += 1
-
-        def on_connection(self, connected: bool, _error: object) -> None:
-            if connected:
-                self.connections += 1
-            else:
-                self.ring.clear()
-                if self.feed is not None:
-                    self.feed.clear()
-
     cameras: list[Camera] = []
     for index, url in enumerate(urls):
-        # Built the way CameraPipeline builds a camera (core/nvr.py), minus the event loop.
-        name = f"cam{index + 1}"
-        config = CameraConfig(camera_id=name, name=name, url=url, pre_roll=pre_roll)
-        ring = GopRing(config.pre_roll + RING_MARGIN_S, config.ring_max_bytes)
-        recorder = ClipRecorder(
-            config.camera_id,
-            ring,
-            store,
-            RecorderOptions(
-                max_clip_seconds=config.max_clip_seconds, audio_policy=config.audio_policy
-            ),
-            on_clip=lambda _clip: None,
-        )
+        config, ring, recorder = build_recorder(store, index, url, pre_roll)
         camera = Camera(ring, recorder)
         sink: Callable[[TimedPacket], None] = recorder.on_packet
         if side == "lookback":  # as CameraPipeline._record_and_analyse
             camera.feed = FrameFeed()
             camera.analysis = TimedAnalysisWorker(
-                name, MotionConfig(), camera.feed, camera.on_update
+                config.camera_id, MotionConfig(), camera.feed, camera.on_update
             )
             sink = _both(recorder.on_packet, camera.feed.put)
         elif side == "decode-all":
-            camera.decode_all = DecodeAll(name, MotionConfig(), DECODE_ALL_FPS, camera.on_update)
+            camera.decode_all = DecodeAll(
+                config.camera_id, MotionConfig(), DECODE_ALL_FPS, camera.on_update
+            )
             sink = _both(recorder.on_packet, camera.decode_all.put)
-        camera.source = StreamSource(
-            config.camera_id,
-            SourceOptions(
-                url=config.url, transport=config.transport, stall_timeout=config.stall_timeout
-            ),
-            on_packet=sink,
-            on_connection=camera.on_connection,
-            on_streams=recorder.on_streams,
-        )
+        camera.source = build_source(config, recorder, sink, camera.on_connection)
         cameras.append(camera)
 
     def camera_status(camera: Camera) -> dict[str, Any]:
@@ -382,8 +308,7 @@ def run_worker(side: str, urls: Sequence[str], pre_roll: float, store_dir: Path)
             "cameras": [camera_status(camera) for camera in cameras],
         }
 
-    print(json.dumps({"baseline_memory_kib": memory_kib()}), flush=True)
-    try:
+    def start() -> None:
         for camera in cameras:
             if camera.analysis is not None:
                 camera.analysis.start()
@@ -391,13 +316,8 @@ def run_worker(side: str, urls: Sequence[str], pre_roll: float, store_dir: Path)
                 camera.decode_all.start()
             assert camera.source is not None
             camera.source.start()
-        for line in sys.stdin:
-            command = line.strip()
-            if command == "status":
-                print(json.dumps(status()), flush=True)
-            elif command == "quit":
-                break
-    finally:
+
+    def stop() -> None:
         for camera in cameras:
             if camera.source is not None:
                 camera.source.stop()
@@ -406,67 +326,11 @@ def run_worker(side: str, urls: Sequence[str], pre_roll: float, store_dir: Path)
             if camera.decode_all is not None:
                 camera.decode_all.stop()
             camera.recorder.stop()
-    return 0
+
+    return serve(status, start, stop)
 
 
 # --- the parent: phases -----------------------------------------------------------------------
-
-
-class Worker:
-    """One side's worker process and its line protocol."""
-
-    def __init__(self, side: str, urls: Sequence[str], pre_roll: float, work: Path) -> None:
-        """Start it (in its own session: Ctrl-C reaches the parent, which stops it)."""
-        work.mkdir(parents=True, exist_ok=True)
-        self.log_path = work / "worker.log"
-        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PYTHONPATH": path}
-        command = [sys.executable, str(Path(__file__).resolve()), "--worker", side, *urls]
-        command += ["--pre-roll", str(pre_roll), "--store", str(work / "store")]
-        with self.log_path.open("wb") as log:
-            self.process = spawn(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env
-            )
-        try:
-            self.baseline: dict[str, int] = self._read()["baseline_memory_kib"]
-        except BaseException:
-            self.stop()
-            raise
-
-    def _read(self, timeout: float = 20.0) -> dict[str, Any]:
-        stdout = self.process.stdout
-        assert stdout is not None
-        ready, _, _ = select.select([stdout], [], [], timeout)
-        line = stdout.readline() if ready else b""
-        if not line:
-            raise RuntimeError(f"the worker did not answer:\n{_tail(self.log())}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def status(self) -> dict[str, Any]:
-        """The cameras' counters, the worker's threads and memory."""
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write(b"status\n")
-        stdin.flush()
-        return self._read()
-
-    def log(self) -> str:
-        """What the worker logged."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        """Ask it to quit (EOF also does), then make sure it is gone."""
-        if self.process.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                self.process.stdin.write(b"quit\n")
-                self.process.stdin.close()
-        try:
-            self.process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            _stop_process(self.process, signal.SIGTERM)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def thread_run_s(pid: int, tid: int) -> float | None:
@@ -510,19 +374,6 @@ class Phase:
         return 100.0 * seconds / self.wall_s / cameras
 
 
-@dataclass(slots=True)
-class Settings:
-    """What one stream's phases share."""
-
-    cameras: int
-    window: float
-    warmup: float
-    pre_roll: float
-    work: Path
-    sim_pids: list[int]
-    server_pid: int | None
-
-
 def _rates(before: dict[str, Any], after: dict[str, Any], wall: float) -> list[dict[str, Any]]:
     """Per camera: the after-status plus per-second rates over the window."""
     cameras = []
@@ -537,40 +388,26 @@ def _rates(before: dict[str, Any], after: dict[str, Any], wall: float) -> list[d
     return cameras
 
 
+def _analysed_once(cameras: Sequence[dict[str, Any]]) -> bool:
+    """Rings full and every camera's first frame analysed (buffering has nothing to analyse)."""
+    return rings_full(cameras) and all(c.get("analysed", 1) > 0 for c in cameras)
+
+
 def run_phase(stream: str, side: str, urls: Sequence[str], s: Settings, round_: int) -> Phase:
     """Start one side's worker, warm it up, measure one window, stop it."""
-    worker = Worker(side, urls, s.pre_roll, s.work / f"{stream}-{side}-{round_}")
+    work = s.work / f"{stream}-{side}-{round_}"
+    worker = Worker(urls, s.pre_roll, work, script=Path(__file__), argv=[side], log_tail=20)
     try:
-
-        def ready() -> bool:
-            cameras = worker.status()["cameras"]
-            full = all(c["connected"] and c["ring_seconds"] >= c["ring_horizon_s"] for c in cameras)
-            return full and all(c.get("analysed", 1) > 0 for c in cameras)
-
-        def detail() -> str:
-            return f"{worker.status()['cameras']}\nworker log:\n{_tail(worker.log())}"
-
-        connected = _wait_until(
-            lambda: all(c["connected"] for c in worker.status()["cameras"]),
-            "the worker to connect",
-            detail,
+        before = worker.warm_up(
+            s.warmup, _analysed_once, "the worker", "the rings to fill and the first analysis"
         )
-        time.sleep(max(0.0, connected + s.warmup - time.monotonic()))
-        _wait_until(ready, "the rings to fill and the first analysis", detail)
-        before = worker.status()
         pid = worker.process.pid
         tids = {int(tid): role_of(name) for tid, name in before["threads"]}
-        t0 = time.monotonic()
-        cpu0, sched0 = cpu_seconds(pid), sched_seconds(pid)
+        sampler = Sampler([pid], s)
         threads0 = {tid: thread_run_s(pid, tid) for tid in tids}
-        sim0 = sum(cpu_seconds(p) for p in s.sim_pids)
-        busy0, lost0 = machine_busy_ticks(), udp_drops(s.server_pid)
         time.sleep(s.window)
-        cpu, sched = cpu_seconds(pid) - cpu0, sched_seconds(pid) - sched0
         threads1 = {tid: thread_run_s(pid, tid) for tid in tids}
-        sim = sum(cpu_seconds(p) for p in s.sim_pids) - sim0
-        busy1, lost = machine_busy_ticks(), udp_drops(s.server_pid) - lost0
-        wall = time.monotonic() - t0
+        wall, cpu, sched, sim, busy, lost = sampler.take()
         after = worker.status()
     finally:
         worker.stop()
@@ -580,8 +417,6 @@ def run_phase(stream: str, side: str, urls: Sequence[str], s: Settings, round_: 
         if role != "other" and start is not None and end is not None:
             roles[role] += end - start
     roles["other"] = max(0.0, sched - roles["demux"] - roles["motion"])
-    log = worker.log().splitlines()
-    warnings = [line for line in log if " WARNING " in line or " ERROR " in line]
     return Phase(
         stream=stream,
         side=side,
@@ -591,11 +426,11 @@ def run_phase(stream: str, side: str, urls: Sequence[str], s: Settings, round_: 
         sched_s=sched,
         roles_s=roles,
         sim_cpu_s=sim,
-        machine_busy_pct=100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+        machine_busy_pct=busy,
         feed_datagrams_lost=lost,
         rss_kib=after["memory_kib"]["VmRSS"],
         cameras=_rates(before, after, wall),
-        warnings=warnings,
+        warnings=worker.warnings(),
     )
 
 
@@ -669,10 +504,6 @@ def summarize(phases: Sequence[Phase], cameras: int, goal: float) -> dict[str, A
     return summary
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
 def print_report(phases: Sequence[Phase], meta: dict[str, Any], summary: dict[str, Any]) -> None:
     """Human-readable tables."""
     n = meta["cameras"]
@@ -725,7 +556,7 @@ def print_report(phases: Sequence[Phase], meta: dict[str, Any], summary: dict[st
             f"{stream:<6} {c['buffering']:10.2f} {c['lookback']:9.2f} {c['decode-all']:11.2f} "
             f"{s['ratio']:8.1f} ({verdict} {s['goal_ratio']:g}x)  {rounds:<14} "
             f"{added['lookback']:13.2f} / {added['decode-all']:5.2f}  "
-            f"{_fmt(s['ratio_added_over_buffering'], '5.1f')}"
+            f"{fmt(s['ratio_added_over_buffering'], '5.1f')}"
         )
     print()
     print("The motion thread per camera (thread CPU clock around each decode and analysis call):")
@@ -737,13 +568,13 @@ def print_report(phases: Sequence[Phase], meta: dict[str, Any], summary: dict[st
         for side, w in s["motion_thread_split"].items():
             print(
                 f"{stream:<6} {side:<10} {s['motion_thread_core_pct_per_camera'][side]:13.2f} "
-                f"{w['decoded_per_s']:10.2f} {_fmt(w['decode_ms_per_frame'], '16.2f')} "
-                f"{w['analysed_per_s']:11.2f} {_fmt(w['analyse_ms_per_frame'], '22.2f')} "
+                f"{w['decoded_per_s']:10.2f} {fmt(w['decode_ms_per_frame'], '16.2f')} "
+                f"{w['analysed_per_s']:11.2f} {fmt(w['analyse_ms_per_frame'], '22.2f')} "
                 f"{w['decode_core_pct']:13.2f} {w['analyse_core_pct']:14.2f}"
             )
         print(
             f"{stream:<6} ratio of the motion threads decode-all/lookback: "
-            f"{_fmt(s['ratio_motion_threads'], '.1f')}"
+            f"{fmt(s['ratio_motion_threads'], '.1f')}"
         )
     print()
     for p in phases:
@@ -832,7 +663,7 @@ def benchmark(args: argparse.Namespace, specs: Sequence[StreamSpec]) -> dict[str
             "clip_bitrate_bps": clip.path.stat().st_size * 8 / clip.duration,
         }
     phases: list[Phase] = []
-    with tempfile.TemporaryDirectory(prefix="lookback-motion-", dir=_scratch_dir()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="lookback-motion-", dir=scratch_dir()) as tmp:
         for spec in specs:
             mounts = {f"/{spec.label}{i + 1}": clips[spec.label] for i in range(args.cameras)}
             camera = SimulatedCamera(mounts, mode="live")
@@ -841,8 +672,8 @@ def benchmark(args: argparse.Namespace, specs: Sequence[StreamSpec]) -> dict[str
                 urls = [camera.url_for(path) for path in mounts]
                 sim_pids = children(os.getpid())  # the server and its feeders, nothing else
                 settings = Settings(
-                    args.cameras, args.seconds / args.rounds, warmup, args.pre_roll, Path(tmp),
-                    sim_pids, camera.server_pid,
+                    args.cameras, args.seconds / args.rounds, args.rounds, warmup, args.pre_roll,
+                    args.gop, Path(tmp), sim_pids, camera.server_pid,
                 )  # fmt: skip
                 for round_ in range(1, args.rounds + 1):
                     order = SIDES if round_ % 2 else tuple(reversed(SIDES))
@@ -860,14 +691,6 @@ def benchmark(args: argparse.Namespace, specs: Sequence[StreamSpec]) -> dict[str
 def _size(text: str) -> tuple[int, int]:
     width, _, height = text.partition("x")
     return int(width), int(height)
-
-
-@contextlib.contextmanager
-def _reaping() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        reap_all()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -895,9 +718,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scene", choices=("quiet", "moving"), default="quiet")
     parser.add_argument("--pre-roll", type=float, default=5.0, help="seconds")
     parser.add_argument("--goal", type=float, default=5.0, help="decode-all/lookback goal")
-    parser.add_argument("--out", type=Path, help="write all results as JSON here")
-    parser.add_argument("--worker", nargs="+", metavar="SIDE URL", help=argparse.SUPPRESS)
-    parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    add_out_and_worker(parser, "SIDE URL")
     args = parser.parse_args(argv)
     if args.worker:
         assert args.store is not None
@@ -912,16 +733,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = [label.strip() for label in args.streams.split(",") if label.strip()]
     if not labels or any(label not in known for label in labels):
         parser.error("--streams takes main, sub or main,sub")
-    with _stop_on_signals(), _reaping():
-        try:
-            result = benchmark(args, [known[label] for label in labels])
-        except KeyboardInterrupt:
-            print("interrupted; children stopped", file=sys.stderr)
-            return 130
-    if args.out is not None:
-        args.out.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
-        print(f"\nresults written to {args.out}")
-    return 0
+    return run_benchmark(lambda: benchmark(args, [known[label] for label in labels]), args.out)
 
 
 if __name__ == "__main__":
