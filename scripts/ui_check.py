@@ -581,6 +581,62 @@ def run(args: argparse.Namespace) -> int:
             check.fail(f"Add camera dialog: {err}")
             shot(page, out, "04_add_camera_dialog", check)
 
+        print("[ui_check] motion: tuning view and the camera's motion settings", flush=True)
+        motion_view = next(
+            (e["entity_id"] for e in entities if e["entity_id"].endswith("_motion_detection_view")),
+            None,
+        )
+        if check.expect(motion_view is not None, f"motion detection view entity: {motion_view}"):
+            status, body, headers = api.request("GET", f"/api/camera_proxy/{motion_view}", raw=True)
+            check.expect(
+                status == 200 and headers.get("Content-Type", "").startswith("image/"),
+                f"motion detection view /api/camera_proxy/{motion_view}: {status}"
+                f" {headers.get('Content-Type')} {len(body)} bytes",
+            )
+            page.evaluate(
+                """(entityId) => document.querySelector('home-assistant').dispatchEvent(
+                  new CustomEvent('hass-more-info', {detail: {entityId}, bubbles: true,
+                  composed: true}))""",
+                motion_view,
+            )
+            page.wait_for_timeout(3000)
+            shot(page, out, "03d_motion_detection_view", check, settle_ms=500)
+            page.keyboard.press("Escape")
+        page.goto(f"{base}/config/integrations/integration/{DOMAIN}")
+        wait_hass(page)
+        page.wait_for_timeout(1500)
+        strings = json.loads(
+            (ROOT / "custom_components" / DOMAIN / "translations" / "en.json").read_text()
+        )["config_subentries"]["camera"]
+        try:
+            # The camera subentry's gear button on its row (labelled "Configure").
+            page.get_by_role("button", name=re.compile("^Configure$")).filter(
+                visible=True
+            ).first.click(timeout=10_000)
+            page.wait_for_selector("dialog-data-entry-flow", state="attached", timeout=10_000)
+            menu = strings["step"]["reconfigure"]["menu_options"]
+            text = shot(page, out, "10_camera_reconfigure_menu", check, settle_ms=2000)
+            check.expect(
+                all(label in text for label in menu.values()),
+                f"the camera's Reconfigure menu offers {list(menu.values())}",
+            )
+            page.get_by_text(menu["motion"]).first.click(timeout=10_000)
+            page.wait_for_timeout(2500)
+            text = " ".join(shot(page, out, "11_motion_settings", check).split())
+            labels = [v for v in strings["step"]["motion"]["data"].values() if v not in text]
+            check.expect(not labels, f"the motion form shows every field (missing: {labels})")
+            masks = page.get_by_role("textbox", name=re.compile("^Masks")).first
+            masks.fill("0,0 1,0 1,0.1 0,0.1\n0,0 0.5;0.5 1,1")
+            page.get_by_role("button", name="Submit").click()
+            page.wait_for_timeout(2000)
+            text = " ".join(shot(page, out, "12_motion_settings_error", check).split())
+            expected = strings["error"]["polygon_bad_point"].format(line=2, text="0.5;0.5")
+            check.expect(expected in text, f"a wrong mask line shows: {expected!r}")
+            page.keyboard.press("Escape")  # closing the dialog aborts: nothing saved
+        except Exception as err:  # noqa: BLE001 - report and go on
+            check.fail(f"camera motion settings dialog: {err}")
+            shot(page, out, "10_camera_reconfigure_menu", check)
+
         print("[ui_check] Media > Lookback", flush=True)
         found = find_clip(page)
         if found is None:
