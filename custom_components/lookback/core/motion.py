@@ -27,7 +27,7 @@ from .polygons import BoolMask, polygon_mask, union_mask
 ANALYSIS_WIDTH = 320
 BLUR_RADIUS = 1.0
 BACKGROUND_TIME_CONSTANT_S = 8.0
-# Where a frame changed, the background learns this many times slower (see _update_background).
+# Where something moves, the background learns this many times slower (see _update_background).
 MOVING_SLOWDOWN = 4.0
 # Share of the unmasked picture changed at once that means "the light changed", not motion.
 GLOBAL_CHANGE_RATIO = 0.45
@@ -116,6 +116,7 @@ class MotionDetector:
         self.config = config
         self._threshold = threshold_for(config.sensitivity)
         self._background: F32 | None = None
+        self._previous: F32 | None = None  # the last analysed picture
         self._last_time: float | None = None
         self._size: tuple[int, int] | None = None
         self._ignored: BoolMask = np.zeros((0, 0), np.bool_)
@@ -128,6 +129,7 @@ class MotionDetector:
     def reset(self) -> None:
         """Forget the background (a new connection: the scene may have changed meanwhile)."""
         self._background = None
+        self._previous = None
         self._last_time = None
 
     def analyse(self, grey: U8, time: float) -> MotionResult:
@@ -169,6 +171,13 @@ class MotionDetector:
             changed_ratio=round(changed_ratio, 4),
         )
         # The background takes the frame as it is (not matched), so it follows slow light.
+        # Slow learning only where something moves now (it differs from the previous frame too):
+        # what changed and then stays (a parked car, or a wrong background after a start with
+        # someone in view) is learnt at the normal rate.
+        if self._previous is not None:
+            moved = np.abs(picture - self._previous) * np.float32(scale) > self._threshold
+            changed &= _dilate(moved)
+        self._previous = picture
         self._update_background(background, picture, time, changed)
         self.last_debug = DebugFrames(
             _to_u8(matched), _to_u8(difference), kept, self._ignored, self._zones, result
@@ -198,6 +207,7 @@ class MotionDetector:
 
     def _recalibrate(self, picture: F32, time: float, changed_ratio: float) -> MotionResult:
         self._background = picture
+        self._previous = picture
         self._last_time = time
         self.recalibrations += 1
         result = MotionResult(
@@ -218,7 +228,7 @@ class MotionDetector:
     def _update_background(
         self, background: F32, picture: F32, time: float, changed: BoolMask
     ) -> None:
-        """Blend the frame in; where it changed, MOVING_SLOWDOWN times slower.
+        """Blend the frame in; where it moves, MOVING_SLOWDOWN times slower.
 
         A visitor blended in at the full rate leaves a ghost that reads as motion for seconds
         after they left; something that stays (a parked car) still fades in, only later.
