@@ -287,6 +287,16 @@ def shot(page: Any, out: Path, name: str, check: Check, settle_ms: int = 2500) -
     return text
 
 
+def open_more_info(page: Any, entity_id: str) -> None:
+    """Open an entity's more-info dialog, as a click on its row does."""
+    page.evaluate(
+        """(entityId) => document.querySelector('home-assistant').dispatchEvent(
+          new CustomEvent('hass-more-info', {detail: {entityId}, bubbles: true,
+          composed: true}))""",
+        entity_id,
+    )
+
+
 def lookback_entities(page: Any) -> list[dict[str, Any]]:
     """The entity registry entries of Lookback."""
     entries = ws_call(page, {"type": "config/entity_registry/list"})
@@ -492,12 +502,7 @@ def run(args: argparse.Namespace) -> int:
                 f" {headers.get('Content-Type')} {len(body)} bytes",
             )
             # The camera's more-info dialog (a click on the camera row opens the same).
-            page.evaluate(
-                """(entityId) => document.querySelector('home-assistant').dispatchEvent(
-                  new CustomEvent('hass-more-info', {detail: {entityId}, bubbles: true,
-                  composed: true}))""",
-                camera_entity,
-            )
+            open_more_info(page, camera_entity)
             media: list[dict[str, Any]] = []
             for _ in range(30):  # the HLS stream needs a few segments
                 page.wait_for_timeout(1000)
@@ -593,12 +598,7 @@ def run(args: argparse.Namespace) -> int:
                 f"motion detection view /api/camera_proxy/{motion_view}: {status}"
                 f" {headers.get('Content-Type')} {len(body)} bytes",
             )
-            page.evaluate(
-                """(entityId) => document.querySelector('home-assistant').dispatchEvent(
-                  new CustomEvent('hass-more-info', {detail: {entityId}, bubbles: true,
-                  composed: true}))""",
-                motion_view,
-            )
+            open_more_info(page, motion_view)
             page.wait_for_timeout(3000)
             shot(page, out, "03d_motion_detection_view", check, settle_ms=500)
             page.keyboard.press("Escape")

@@ -265,6 +265,12 @@ class CameraHub(Listeners):
         return tuple(zone.name for zone in self.config.motion.zones)
 
     @callback
+    def async_set_recording_enabled(self, enabled: bool) -> None:
+        """Let triggers make clips, or only log them (an open clip still ends normally)."""
+        self.recording_enabled = enabled
+        self.async_notify()
+
+    @callback
     def async_set_motion_enabled(self, enabled: bool) -> None:
         """Run motion detection or not; off ends motion at once and decodes nothing."""
         self.motion_enabled = enabled

@@ -1,7 +1,9 @@
-"""Switch platforms: recording enabled and motion detection per camera, both restored."""
+"""Switch platform: recording enabled and motion detection per camera, both restored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
@@ -16,15 +18,33 @@ from .entity import LookbackCameraEntity, add_camera_entities
 
 PARALLEL_UPDATES = 0
 
-RECORDING_ENABLED = SwitchEntityDescription(
-    key="recording_enabled",
-    translation_key="recording_enabled",
-    entity_category=EntityCategory.CONFIG,
-)
-MOTION_DETECTION = SwitchEntityDescription(
-    key="motion_detection",
-    translation_key="motion_detection",
-    entity_category=EntityCategory.CONFIG,
+
+@dataclass(frozen=True, kw_only=True)
+class LookbackSwitchDescription(SwitchEntityDescription):
+    """How a switch reads and sets its camera (the camera pushes the new state)."""
+
+    is_on_fn: Callable[[CameraHub], bool]
+    set_fn: Callable[[CameraHub, bool], None]
+
+
+SWITCHES: tuple[LookbackSwitchDescription, ...] = (
+    # Off: triggers are logged and make no clip (an open clip still ends normally).
+    LookbackSwitchDescription(
+        key="recording_enabled",
+        translation_key="recording_enabled",
+        entity_category=EntityCategory.CONFIG,
+        is_on_fn=lambda camera: camera.recording_enabled,
+        set_fn=CameraHub.async_set_recording_enabled,
+    ),
+    # Off: nothing is decoded for motion and motion that is on ends now; other triggers still
+    # make clips.
+    LookbackSwitchDescription(
+        key="motion_detection",
+        translation_key="motion_detection",
+        entity_category=EntityCategory.CONFIG,
+        is_on_fn=lambda camera: camera.motion_enabled,
+        set_fn=CameraHub.async_set_motion_enabled,
+    ),
 )
 
 
@@ -33,82 +53,44 @@ async def async_setup_entry(
     entry: LookbackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """The recording and motion detection switches of every camera."""
+    """The switches of every camera."""
     del hass
     add_camera_entities(
         entry,
         async_add_entities,
-        lambda camera: [RecordingSwitch(camera), MotionDetectionSwitch(camera)],
+        lambda camera: (LookbackSwitch(camera, description) for description in SWITCHES),
     )
 
 
-class RecordingSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
-    """Whether triggers of this camera make clips; survives restarts."""
+class LookbackSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
+    """A camera setting that survives restarts (on by default)."""
 
+    entity_description: LookbackSwitchDescription
     _follows_stream = False  # it can be switched while the camera is down
 
-    def __init__(self, camera: CameraHub) -> None:
+    def __init__(self, camera: CameraHub, description: LookbackSwitchDescription) -> None:
         """Attach to the camera."""
-        super().__init__(camera, RECORDING_ENABLED)
+        super().__init__(camera, description)
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Restore the last choice (on by default)."""
+        """Restore the last choice."""
         await super().async_added_to_hass()
         if (last := await self.async_get_last_state()) is not None:
-            self.camera.recording_enabled = last.state != STATE_OFF
+            self.entity_description.set_fn(self.camera, last.state != STATE_OFF)
 
     @property
     @override
     def is_on(self) -> bool:
-        """Whether recording is enabled."""
-        return self.camera.recording_enabled
+        """The camera's setting."""
+        return self.entity_description.is_on_fn(self.camera)
 
     @override
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """Let triggers make clips again."""
-        self.camera.recording_enabled = True
-        self.async_write_ha_state()
+        """Switch the setting on."""
+        self.entity_description.set_fn(self.camera, True)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:
-        """Log triggers without making clips (an open clip still ends normally)."""
-        self.camera.recording_enabled = False
-        self.async_write_ha_state()
-
-
-class MotionDetectionSwitch(LookbackCameraEntity, SwitchEntity, RestoreEntity):
-    """Whether the camera's picture is analysed for motion; survives restarts.
-
-    Off, nothing is decoded (no CPU spent) and motion triggers stop; other triggers still
-    make clips.
-    """
-
-    _follows_stream = False
-
-    def __init__(self, camera: CameraHub) -> None:
-        """Attach to the camera."""
-        super().__init__(camera, MOTION_DETECTION)
-
-    @override
-    async def async_added_to_hass(self) -> None:
-        """Restore the last choice (on by default)."""
-        await super().async_added_to_hass()
-        if (last := await self.async_get_last_state()) is not None:
-            self.camera.async_set_motion_enabled(last.state != STATE_OFF)
-
-    @property
-    @override
-    def is_on(self) -> bool:
-        """Whether motion detection runs."""
-        return self.camera.motion_enabled
-
-    @override
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        """Analyse the picture again."""
-        self.camera.async_set_motion_enabled(True)
-
-    @override
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        """Stop analysing; motion that is on ends now."""
-        self.camera.async_set_motion_enabled(False)
+        """Switch the setting off."""
+        self.entity_description.set_fn(self.camera, False)
