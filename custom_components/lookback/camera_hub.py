@@ -295,11 +295,12 @@ class CameraHub(Listeners):
             self.async_notify()
             return
         # A moving frame after the event's post-roll ran out (motion held on meanwhile) opens
-        # a new event; within one, it keeps the clip going.
+        # a new event; within one, it keeps the clip going. (With recording off, only a start
+        # or a new zone is logged, not every moving frame.)
         if (
             update.phase is MotionPhase.STARTED
             or update.new_zones
-            or (update.boxes and self.current_event is None)
+            or (update.boxes and self.current_event is None and self.recording_enabled)
         ):
             self.async_trigger(motion_trigger(self.camera_id, update))
         elif update.boxes and self.pipeline is not None and self.recording_enabled:
