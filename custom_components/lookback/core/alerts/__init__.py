@@ -1,0 +1,1 @@
+"""Camera alerts from outside the picture: alert mail (SMTP) and ONVIF events."""
