@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 import json
 from pathlib import Path
+import socket
 from typing import Any, cast
 from unittest.mock import AsyncMock, patch
 
@@ -26,12 +27,9 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.lookback import config_flow
-from custom_components.lookback.config_flow import (
-    PROBE_ERRORS,
-    async_start_camera_reauth,
-    camera_id_for,
-)
+from custom_components.lookback import camera_flow, flow_probe
+from custom_components.lookback.camera_flow import camera_id_for
+from custom_components.lookback.config_flow import async_start_camera_reauth
 from custom_components.lookback.config_schemas import (
     REAUTH_SCHEMA,
     camera_schema,
@@ -68,9 +66,11 @@ from custom_components.lookback.const import (
 from custom_components.lookback.core.errors import SourceError, SourceErrorKind
 from custom_components.lookback.core.polygons import PolygonProblem
 from custom_components.lookback.core.probe import ProbeResult
+from custom_components.lookback.flow_probe import PROBE_ERRORS
 from tests.core.test_probe import serve_directory, silent_listener, write_media_files
 from tests.sim.camera import CameraFactory
 from tests.sim.media import ClipFactory
+from tests.sim.onvif_server import OnvifTestServer
 
 STRINGS = Path(__file__).parents[1] / "custom_components" / "lookback" / "strings.json"
 FAKE_PROBE = ProbeResult("h264", 1920, 1080, 25.0, 2.0, None)
@@ -102,7 +102,7 @@ def fake_probe() -> Iterator[list[str]]:
         urls.append(url)
         return FAKE_PROBE
 
-    with patch.object(config_flow, "probe_source", probe):
+    with patch.object(flow_probe, "probe_source", probe):
         yield urls
 
 
@@ -115,6 +115,12 @@ def nvr_data(storage: Path, **changes: Any) -> dict[str, Any]:
         CONF_SMTP_ENABLED: False,
         CONF_SMTP_HOST: "0.0.0.0",
         CONF_SMTP_PORT: 2525,
+        "smtp_username": "",
+        "smtp_password": "",
+        "smtp_starttls": False,
+        "smtp_auth_without_tls": False,
+        "smtp_max_mb": 10.0,
+        "smtp_rate_per_minute": 60,
     } | changes
 
 
@@ -395,7 +401,13 @@ async def test_add_camera_probes_and_confirms(
     assert result["title"] == "Front door"
     subentry = only_subentry(entry, "front_door")
     assert subentry.title == "Front door"
-    assert dict(subentry.data) == user_input | {CONF_CAMERA_ID: "front_door"}
+    webhook_id = subentry.data["webhook_id"]
+    assert len(webhook_id) >= 32  # the webhook's only secret
+    assert dict(subentry.data) == user_input | {
+        CONF_CAMERA_ID: "front_door",
+        "mail_address": "front_door",
+        "webhook_id": webhook_id,
+    }
 
 
 async def test_credentials_in_the_url_move_to_the_fields(
@@ -476,7 +488,7 @@ async def test_stopped_camera_is_unreachable(
 async def test_silent_camera_is_a_timeout(
     hass: HomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config_flow, "PROBE_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(flow_probe, "PROBE_TIMEOUT_S", 1.0)
     entry = await add_nvr(hass, tmp_path)
     with silent_listener() as port:
         result = await camera_errors(hass, entry, camera_input(f"rtsp://127.0.0.1:{port}/x"))
@@ -511,7 +523,7 @@ async def test_unexpected_probe_failure_is_unknown(
     hass: HomeAssistant, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     entry = await add_nvr(hass, tmp_path)
-    with patch.object(config_flow, "probe_source", side_effect=RuntimeError("bug")):
+    with patch.object(flow_probe, "probe_source", side_effect=RuntimeError("bug")):
         result = await camera_errors(hass, entry, camera_input("rtsp://cam.lan/s1"))
     assert result["errors"] == {"base": "unknown"}
     assert placeholders(result)["error"] == "unexpected error, see the log"
@@ -521,7 +533,7 @@ async def test_unexpected_probe_failure_is_unknown(
 async def test_stalled_or_ended_probe_is_unknown(hass: HomeAssistant, tmp_path: Path) -> None:
     entry = await add_nvr(hass, tmp_path)
     error = SourceError(SourceErrorKind.ENDED, "the stream ended")
-    with patch.object(config_flow, "probe_source", side_effect=error):
+    with patch.object(flow_probe, "probe_source", side_effect=error):
         result = await camera_errors(hass, entry, camera_input("rtsp://cam.lan/s1"))
     assert result["errors"] == {"base": "unknown"}
     assert placeholders(result)["error"] == "the stream ended"
@@ -609,18 +621,18 @@ async def test_camera_ids_are_unique_slugs(
 def test_camera_id_for(name: str, taken: set[str], expected: str) -> None:
     camera_id = camera_id_for(name, taken)
     assert camera_id == expected
-    assert config_flow.CAMERA_ID_PATTERN.match(camera_id)
+    assert camera_flow.CAMERA_ID_PATTERN.match(camera_id)
 
 
 def test_confirm_placeholders_format() -> None:
-    assert config_flow._describe(ProbeResult("hevc", 2560, 1440, 29.97, 1.0, "pcm_mulaw")) == {
+    assert flow_probe.describe_probe(ProbeResult("hevc", 2560, 1440, 29.97, 1.0, "pcm_mulaw")) == {
         "video_codec": "H.265",
         "resolution": "2560x1440",
         "fps": "30",
         "keyframe_interval": "1 s",
         "audio": "G.711 µ-law",
     }
-    assert config_flow._describe(ProbeResult("h264", 0, 0, None, None, "adpcm_g722")) == {
+    assert flow_probe.describe_probe(ProbeResult("h264", 0, 0, None, None, "adpcm_g722")) == {
         "video_codec": "H.264",
         "resolution": "—",
         "fps": "—",
@@ -674,7 +686,7 @@ async def test_reconfigure_camera_probe_failure_and_duplicate(
     subentry = only_subentry(entry, "porch")
     result = await start_camera_reconfigure(hass, entry, subentry, "camera")
     with patch.object(
-        config_flow, "probe_source", side_effect=SourceError(SourceErrorKind.AUTH_FAILED, "401")
+        flow_probe, "probe_source", side_effect=SourceError(SourceErrorKind.AUTH_FAILED, "401")
     ):
         result = await submit(
             hass, result, camera_input("rtsp://cam1/s", **{CONF_PASSWORD: "typo"})
@@ -892,7 +904,7 @@ def test_every_field_error_and_abort_is_translated(hass: HomeAssistant) -> None:
         assert set(section["step"][step]["data"]) == fields, step
         assert set(section["step"][step]["data_description"]) == fields, step
     assert "confirm" in camera["step"]
-    assert set(camera["step"]["reconfigure"]["menu_options"]) == {"camera", "motion"}
+    assert set(camera["step"]["reconfigure"]["menu_options"]) == {"camera", "motion", "alerts"}
     assert {f"polygon_{problem.value}" for problem in PolygonProblem} <= set(camera["error"])
     probe_errors = {kind.value for kind in PROBE_ERRORS} | {"unknown"}
     assert probe_errors <= set(config["error"])
@@ -903,3 +915,163 @@ def test_every_field_error_and_abort_is_translated(hass: HomeAssistant) -> None:
     )
     assert "url_taken" in camera["error"]
     assert set(strings["selector"]["transport"]["options"]) == {"tcp", "udp"}
+
+
+# The NVR's SMTP settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"smtp_host": "my host"}, {"smtp_host": "invalid_bind_address"}),
+        ({"smtp_username": "cam"}, {"smtp_password": "smtp_password_missing"}),
+        (
+            {"smtp_username": "cam", "smtp_password": "pw"},
+            {"smtp_auth_without_tls": "smtp_auth_needs_tls"},
+        ),
+    ],
+)
+async def test_smtp_settings_that_cannot_work_are_refused(
+    hass: HomeAssistant, tmp_path: Path, changes: dict[str, Any], errors: dict[str, str]
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], nvr_data(tmp_path, **{CONF_SMTP_ENABLED: True} | changes)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+
+
+async def test_smtp_password_is_kept_and_never_shown(hass: HomeAssistant, tmp_path: Path) -> None:
+    entry = await add_nvr(hass, tmp_path)
+    result = await entry.start_reconfigure_flow(hass)
+    login = {"smtp_username": "cam", "smtp_password": "s3cret", "smtp_starttls": True}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], nvr_data(tmp_path / "clips", **login)
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["smtp_password"] == "s3cret"
+    result = await entry.start_reconfigure_flow(hass)
+    assert suggested(result, "smtp_username") == "cam"
+    assert suggested(result, "smtp_password") is None  # the stored password stays server-side
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], nvr_data(tmp_path / "clips", **login | {"smtp_password": ""})
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["smtp_password"] == "s3cret"
+
+
+# A camera's alerts ------------------------------------------------------------------------------
+
+
+def alerts_input(**changes: Any) -> dict[str, Any]:
+    return {
+        "mail_address": "frontdoor",
+        "mail_channel": 0,
+        "onvif_enabled": False,
+        "onvif_port": 80,
+        "onvif_events": ["motion", "person"],
+        "trigger_entities": [],
+        "alert_hold": 20,
+    } | changes
+
+
+async def test_alerts_step_shows_where_to_send_and_saves(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    entry = await add_nvr(hass, tmp_path, camera_subentry("porch", "rtsp://cam1/s"))
+    subentry = only_subentry(entry, "porch")
+    assert subentry.data["mail_address"] == "porch"  # given by the 1.2 migration
+    result = await start_camera_reconfigure(hass, entry, subentry, "alerts")
+    assert suggested(result, "mail_address") == "porch"
+    assert suggested(result, "onvif_enabled") is False
+    shown = placeholders(result)
+    assert shown["mail_address"] == "porch@lookback"
+    assert shown["smtp_server"] == "0.0.0.0:2525"
+    assert shown["webhook_url"].endswith(f"/api/webhook/{subentry.data['webhook_id']}")
+
+    result = await submit(
+        hass,
+        result,
+        alerts_input(
+            mail_address=" Front.Door@nvr.local ",
+            mail_channel=3,
+            trigger_entities=["binary_sensor.pir"],
+        ),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    data = only_subentry(entry, "porch").data
+    assert data["mail_address"] == "Front.Door"
+    assert data["mail_channel"] == 3
+    assert data["trigger_entities"] == ["binary_sensor.pir"]
+    assert data["onvif_events"] == ["motion", "person"]
+    assert data[CONF_URL] == "rtsp://cam1/s"
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"mail_address": "front door"}, {"mail_address": "invalid_mail_address"}),
+        ({"mail_address": "<x>"}, {"mail_address": "invalid_mail_address"}),
+        ({"mail_address": "dvr", "mail_channel": 2}, {"mail_channel": "mail_channel_taken"}),
+    ],
+)
+async def test_alerts_step_errors(
+    hass: HomeAssistant, tmp_path: Path, changes: dict[str, Any], errors: dict[str, str]
+) -> None:
+    entry = await add_nvr(
+        hass,
+        tmp_path,
+        camera_subentry("porch", "rtsp://cam1/s"),
+        camera_subentry("yard", "rtsp://cam2/s", mail_address="DVR", mail_channel=2),
+    )
+    result = await start_camera_reconfigure(hass, entry, only_subentry(entry, "porch"), "alerts")
+    result = await submit(hass, result, alerts_input(**changes))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_alerts_step_checks_onvif(hass: HomeAssistant, tmp_path: Path) -> None:
+    onvif = OnvifTestServer("admin", "secret")
+    port = await onvif.start()
+    try:
+        entry = await add_nvr(
+            hass,
+            tmp_path,
+            camera_subentry(
+                "porch", "rtsp://127.0.0.1:554/s", **{CONF_USERNAME: "admin", CONF_PASSWORD: "x"}
+            ),
+        )
+        result = await start_camera_reconfigure(
+            hass, entry, only_subentry(entry, "porch"), "alerts"
+        )
+        # The stream's login is wrong for ONVIF: the form says so.
+        result = await submit(hass, result, alerts_input(onvif_enabled=True, onvif_port=port))
+        assert result["errors"] == {"base": "onvif_auth_failed"}
+        # Nothing listens on this port.
+        result = await submit(
+            hass,
+            result,
+            alerts_input(onvif_enabled=True, onvif_port=unused_port(), onvif_password="secret"),
+        )
+        assert result["errors"] == {"base": "onvif_unreachable"}
+        assert placeholders(result)["error"]
+        result = await submit(
+            hass,
+            result,
+            alerts_input(onvif_enabled=True, onvif_port=port, onvif_password="secret"),
+        )
+        assert result["type"] is FlowResultType.ABORT
+        data = only_subentry(entry, "porch").data
+        assert data["onvif_port"] == port
+        assert data["onvif_password"] == "secret"
+        assert data["onvif_host"] == ""  # the stream URL's host
+    finally:
+        await onvif.stop()
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
