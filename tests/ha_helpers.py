@@ -51,6 +51,12 @@ def nvr_entry_data(storage_path: Path, **overrides: Any) -> dict[str, Any]:
         "smtp_enabled": False,
         "smtp_host": "0.0.0.0",
         "smtp_port": 2525,
+        "smtp_username": "",
+        "smtp_password": "",
+        "smtp_starttls": False,
+        "smtp_auth_without_tls": False,
+        "smtp_max_mb": 10,
+        "smtp_rate_per_minute": 60,
     } | overrides
 
 

@@ -1,12 +1,17 @@
 """The Lookback NVR integration: records camera clips with pre-roll."""
 
+from homeassistant.components import webhook
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from . import repairs
-from .const import DOMAIN
+from .const import CONF_CAMERA_ID, CONF_MAIL_ADDRESS, CONF_WEBHOOK_ID, DOMAIN, SUBENTRY_CAMERA
 from .data import LookbackConfigEntry, LookbackData
 from .entity import nvr_device_info
 from .hub import LookbackHub
@@ -63,6 +68,31 @@ async def _async_entry_updated(hass: HomeAssistant, entry: LookbackConfigEntry) 
     """A camera added, changed or removed: only that camera restarts; NVR settings: reload."""
     if not await entry.runtime_data.hub.async_apply_entry_update():
         await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> bool:
+    """1.1 -> 1.2: every camera gets its alert mail address (its id) and a webhook id."""
+    if entry.version > 1:  # a newer Lookback's entry: do not guess at it
+        return False
+    if entry.minor_version < 2:
+        for subentry in list(entry.subentries.values()):
+            if subentry.subentry_type != SUBENTRY_CAMERA or CONF_WEBHOOK_ID in subentry.data:
+                continue
+            data = {
+                CONF_MAIL_ADDRESS: subentry.data[CONF_CAMERA_ID],
+                CONF_WEBHOOK_ID: webhook.async_generate_id(),
+            } | dict(subentry.data)
+            hass.config_entries.async_update_subentry(entry, subentry, data=data)
+        # The alert sensor was created disabled while nothing fed it: it works now.
+        registry = er.async_get(hass)
+        for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+            if (
+                entity.unique_id.endswith("_alert")
+                and entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+            ):
+                registry.async_update_entity(entity.entity_id, disabled_by=None)
+        hass.config_entries.async_update_entry(entry, minor_version=2)
+    return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -> None:

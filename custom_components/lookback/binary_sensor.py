@@ -34,12 +34,6 @@ def _connectivity_attributes(camera: CameraHub) -> Mapping[str, Any]:
     return {"error": error.kind.value if error else None, "message": str(error) if error else None}
 
 
-def _not_yet(_camera: CameraHub) -> bool:
-    # Camera alerts are a feature still to come: the entity exists so automations can name
-    # it, and says "unavailable" until it is fed.
-    return False
-
-
 def _motion_available(camera: CameraHub) -> bool:
     return camera.motion_available
 
@@ -80,9 +74,10 @@ BINARY_SENSORS: tuple[LookbackBinarySensorDescription, ...] = (
     LookbackBinarySensorDescription(
         key="alert",
         translation_key="alert",
-        entity_registry_enabled_default=False,  # until camera alerts feed it
-        is_on_fn=lambda _camera: None,
-        available_fn=_not_yet,
+        is_on_fn=lambda camera: camera.alerts.on,
+        attributes_fn=lambda camera: camera.alerts.attributes(),
+        # Mail, ONVIF, entities and webhooks do not need the stream to be up.
+        available_fn=lambda _camera: True,
     ),
 )
 

@@ -1,13 +1,16 @@
-"""Build the core's CameraConfig from a camera subentry's data."""
+"""Build the core's settings (camera, motion, ONVIF, mail route) from a camera subentry."""
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 
 from .const import (
     CONF_CAMERA_ID,
     CONF_DETECT_URL,
+    CONF_MAIL_ADDRESS,
+    CONF_MAIL_CHANNEL,
     CONF_MAX_CLIP_SECONDS,
     CONF_MOTION_ACTIVE_FPS,
     CONF_MOTION_MASKS,
@@ -15,6 +18,11 @@ from .const import (
     CONF_MOTION_MIN_DURATION,
     CONF_MOTION_SENSITIVITY,
     CONF_MOTION_ZONES,
+    CONF_ONVIF_EVENTS,
+    CONF_ONVIF_HOST,
+    CONF_ONVIF_PASSWORD,
+    CONF_ONVIF_PORT,
+    CONF_ONVIF_USERNAME,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RETENTION_DAYS,
@@ -22,10 +30,13 @@ from .const import (
     CONF_TRANSPORT,
     CONF_URL,
     DEFAULT_MAX_CLIP_SECONDS,
+    DEFAULT_ONVIF_PORT,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
     DEFAULT_TRANSPORT,
 )
+from .core.alerts.onvif import OnvifCategory, OnvifConfig
+from .core.alerts.routing import MailRoute
 from .core.models import CameraConfig, MotionConfig, Transport
 from .core.polygons import parse_masks, parse_zones
 from .core.urls import with_credentials
@@ -69,3 +80,32 @@ def motion_config_from(data: Mapping[str, Any], *, enabled: bool = True) -> Moti
 def stream_url(data: Mapping[str, Any], key: str = CONF_URL) -> str:
     """The main (or ``key``'s) stream URL with the subentry's credentials in it."""
     return with_credentials(data[key], data.get(CONF_USERNAME) or "", data.get(CONF_PASSWORD) or "")
+
+
+def onvif_config_from(data: Mapping[str, Any]) -> OnvifConfig:
+    """ONVIF settings of a camera; host and credentials default to the stream's."""
+    username = data.get(CONF_ONVIF_USERNAME) or data.get(CONF_USERNAME) or None
+    password = data.get(CONF_ONVIF_PASSWORD) or data.get(CONF_PASSWORD) or None
+    events = data.get(CONF_ONVIF_EVENTS)
+    categories = (
+        frozenset(OnvifCategory(value) for value in events)
+        if events is not None
+        else OnvifConfig(host="").categories
+    )
+    return OnvifConfig(
+        host=data.get(CONF_ONVIF_HOST) or urlsplit(data[CONF_URL]).hostname or "",
+        port=int(data.get(CONF_ONVIF_PORT) or DEFAULT_ONVIF_PORT),
+        username=username,
+        password=password,
+        categories=categories,
+    )
+
+
+def mail_route_from(data: Mapping[str, Any], name: str) -> MailRoute:
+    """Where a camera's alert mail arrives: its address (its id until changed), its channel."""
+    return MailRoute(
+        camera_id=data[CONF_CAMERA_ID],
+        name=name,
+        address=str(data.get(CONF_MAIL_ADDRESS) or data[CONF_CAMERA_ID]),
+        channel=int(data.get(CONF_MAIL_CHANNEL) or 0) or None,
+    )

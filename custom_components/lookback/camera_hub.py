@@ -20,6 +20,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later
 
 from . import repairs
+from .camera_alerts import CameraAlerts
 from .camera_config import camera_config_from, stream_url
 from .const import (
     CONF_CAMERA_ID,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .core.errors import SourceError
     from .core.models import CameraConfig, ClipInfo, Event, StreamStats
     from .core.nvr import CameraPipeline
+    from .core.storage import ClipStore
     from .hub import LookbackHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ class CameraHub(Listeners):
         self._first_stats: CALLBACK_TYPE | None = None
         self._reported_down = False
         self._stopped = False
+        self.alerts = CameraAlerts(self, subentry.data)
 
     # Life ------------------------------------------------------------------------------
 
@@ -117,6 +120,7 @@ class CameraHub(Listeners):
         self.pipeline.set_motion_enabled(self.motion_enabled)
         self.async_refresh_stats()  # counters read 0 from the start, not "unknown"
         self._arm_down_timer()
+        await self.alerts.async_start()
 
     def _remove_stale_zone_entities(self) -> None:
         """Drop the registry entries of zones that were renamed or deleted."""
@@ -132,6 +136,7 @@ class CameraHub(Listeners):
         self._stopped = True
         self._cancel_down_timer()
         self._cancel_first_stats()
+        await self.alerts.async_stop()
 
     async def async_remove(self) -> None:
         """Stop this camera alone: its entities go, its pipeline stops, the others go on."""
@@ -149,6 +154,11 @@ class CameraHub(Listeners):
     def _refresh_first_stats(self, _now: datetime) -> None:
         self._first_stats = None
         self.async_refresh_stats()
+
+    @property
+    def store(self) -> ClipStore:
+        """Where this camera's clips and snapshots go."""
+        return self._hub.store
 
     @property
     def nvr_device_id(self) -> str:

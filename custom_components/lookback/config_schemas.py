@@ -1,4 +1,4 @@
-"""The config flow's forms: the NVR entry's fields, a camera's fields, reauth's fields.
+"""The config flow's forms: the NVR entry, a camera, its motion and alerts, reauth.
 
 Plain schema builders (HA selectors), kept apart from the flow's steps and checks.
 """
@@ -17,6 +17,8 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -30,7 +32,10 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .const import (
+    CONF_ALERT_HOLD,
     CONF_DETECT_URL,
+    CONF_MAIL_ADDRESS,
+    CONF_MAIL_CHANNEL,
     CONF_MAX_CLIP_SECONDS,
     CONF_MOTION_ACTIVE_FPS,
     CONF_MOTION_MASKS,
@@ -38,26 +43,44 @@ from .const import (
     CONF_MOTION_MIN_DURATION,
     CONF_MOTION_SENSITIVITY,
     CONF_MOTION_ZONES,
+    CONF_ONVIF_ENABLED,
+    CONF_ONVIF_EVENTS,
+    CONF_ONVIF_HOST,
+    CONF_ONVIF_PASSWORD,
+    CONF_ONVIF_PORT,
+    CONF_ONVIF_USERNAME,
     CONF_POST_ROLL,
     CONF_PRE_ROLL,
     CONF_RETENTION_DAYS,
     CONF_RETENTION_GB,
+    CONF_SMTP_AUTH_WITHOUT_TLS,
     CONF_SMTP_ENABLED,
     CONF_SMTP_HOST,
+    CONF_SMTP_MAX_MB,
+    CONF_SMTP_PASSWORD,
     CONF_SMTP_PORT,
+    CONF_SMTP_RATE,
+    CONF_SMTP_STARTTLS,
+    CONF_SMTP_USERNAME,
     CONF_SNAPSHOT_URL,
     CONF_STORAGE_MAX_GB,
     CONF_STORAGE_PATH,
     CONF_TRANSPORT,
+    CONF_TRIGGER_ENTITIES,
     CONF_URL,
+    DEFAULT_ALERT_HOLD,
+    DEFAULT_ONVIF_PORT,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
     DEFAULT_SMTP_ENABLED,
     DEFAULT_SMTP_HOST,
+    DEFAULT_SMTP_MAX_MB,
     DEFAULT_SMTP_PORT,
+    DEFAULT_SMTP_RATE,
     DEFAULT_STORAGE_MAX_GB,
     DEFAULT_STORAGE_SUBDIR,
 )
+from .core.alerts.onvif import OnvifCategory
 from .core.models import MotionConfig, Transport
 from .core.polygons import format_masks, format_zones
 
@@ -83,6 +106,9 @@ _USERNAME: Final = TextSelector(TextSelectorConfig(autocomplete="username"))
 _PASSWORD: Final = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="current-password")
 )
+_NEW_PASSWORD: Final = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="new-password")
+)
 _PRE_ROLL: Final = _seconds(30)
 _POST_ROLL: Final = _seconds(300)
 
@@ -93,6 +119,9 @@ def nvr_schema(values: Mapping[str, Any]) -> probatio.Schema:
     def required(key: str) -> probatio.Required:
         return probatio.Required(key, default=values[key])
 
+    def optional(key: str) -> probatio.Optional:
+        return probatio.Optional(key, description={"suggested_value": values.get(key)})
+
     return probatio.Schema(
         {
             required(CONF_STORAGE_PATH): _TEXT,
@@ -102,6 +131,12 @@ def nvr_schema(values: Mapping[str, Any]) -> probatio.Schema:
             required(CONF_SMTP_ENABLED): BooleanSelector(),
             required(CONF_SMTP_HOST): _TEXT,
             required(CONF_SMTP_PORT): probatio.All(_number(1, 65535), probatio.Coerce(int)),
+            optional(CONF_SMTP_USERNAME): _USERNAME,
+            probatio.Optional(CONF_SMTP_PASSWORD): _NEW_PASSWORD,
+            required(CONF_SMTP_STARTTLS): BooleanSelector(),
+            required(CONF_SMTP_AUTH_WITHOUT_TLS): BooleanSelector(),
+            required(CONF_SMTP_MAX_MB): _number(1, 100, step=1, unit=UnitOfInformation.MEGABYTES),
+            required(CONF_SMTP_RATE): probatio.All(_number(0, 6000), probatio.Coerce(int)),
         }
     )
 
@@ -121,6 +156,11 @@ def nvr_defaults(hass: HomeAssistant) -> dict[str, Any]:
         CONF_SMTP_ENABLED: DEFAULT_SMTP_ENABLED,
         CONF_SMTP_HOST: DEFAULT_SMTP_HOST,
         CONF_SMTP_PORT: DEFAULT_SMTP_PORT,
+        CONF_SMTP_USERNAME: "",
+        CONF_SMTP_STARTTLS: False,
+        CONF_SMTP_AUTH_WITHOUT_TLS: False,
+        CONF_SMTP_MAX_MB: DEFAULT_SMTP_MAX_MB,
+        CONF_SMTP_RATE: DEFAULT_SMTP_RATE,
     }
 
 
@@ -183,6 +223,54 @@ def motion_defaults() -> dict[str, Any]:
         CONF_MOTION_ACTIVE_FPS: defaults.active_fps,
         CONF_MOTION_MASKS: format_masks(defaults.masks),
         CONF_MOTION_ZONES: format_zones(defaults.zones),
+    }
+
+
+def alerts_schema() -> probatio.Schema:
+    """A camera's alert sources; the form's values come from add_suggested_values_to_schema."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_MAIL_ADDRESS): _TEXT,
+            probatio.Required(CONF_MAIL_CHANNEL): probatio.All(
+                _number(0, 999), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_ONVIF_ENABLED): BooleanSelector(),
+            probatio.Optional(CONF_ONVIF_HOST): _TEXT,
+            probatio.Required(CONF_ONVIF_PORT): probatio.All(
+                _number(1, 65535), probatio.Coerce(int)
+            ),
+            probatio.Optional(CONF_ONVIF_USERNAME): _USERNAME,
+            probatio.Optional(CONF_ONVIF_PASSWORD): _PASSWORD,
+            probatio.Required(CONF_ONVIF_EVENTS): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(ONVIF_EVENT_CHOICES),
+                    multiple=True,
+                    translation_key=CONF_ONVIF_EVENTS,
+                    mode=SelectSelectorMode.LIST,
+                )
+            ),
+            probatio.Optional(CONF_TRIGGER_ENTITIES): EntitySelector(
+                EntitySelectorConfig(multiple=True)
+            ),
+            probatio.Required(CONF_ALERT_HOLD): _seconds(600, minimum=1),
+        }
+    )
+
+
+# Every ONVIF event kind a user can choose (OTHER is whatever no rule recognises).
+ONVIF_EVENT_CHOICES: Final = tuple(c.value for c in OnvifCategory if c is not OnvifCategory.OTHER)
+
+
+def alerts_defaults(camera_id: str) -> dict[str, Any]:
+    """Alert settings of a camera that never had them changed: mail to its own id."""
+    return {
+        CONF_MAIL_ADDRESS: camera_id,
+        CONF_MAIL_CHANNEL: 0,
+        CONF_ONVIF_ENABLED: False,
+        CONF_ONVIF_PORT: DEFAULT_ONVIF_PORT,
+        CONF_ONVIF_EVENTS: list(ONVIF_EVENT_CHOICES),
+        CONF_TRIGGER_ENTITIES: [],
+        CONF_ALERT_HOLD: DEFAULT_ALERT_HOLD,
     }
 
 

@@ -13,6 +13,12 @@ CONF_POST_ROLL: Final = "post_roll"
 CONF_SMTP_ENABLED: Final = "smtp_enabled"
 CONF_SMTP_HOST: Final = "smtp_host"  # bind address
 CONF_SMTP_PORT: Final = "smtp_port"
+CONF_SMTP_USERNAME: Final = "smtp_username"  # set: cameras must sign in (AUTH PLAIN / LOGIN)
+CONF_SMTP_PASSWORD: Final = "smtp_password"  # noqa: S105 - a config key, not a secret
+CONF_SMTP_STARTTLS: Final = "smtp_starttls"  # offer STARTTLS with a generated certificate
+CONF_SMTP_AUTH_WITHOUT_TLS: Final = "smtp_auth_without_tls"  # LAN cameras without TLS
+CONF_SMTP_MAX_MB: Final = "smtp_max_mb"
+CONF_SMTP_RATE: Final = "smtp_rate_per_minute"  # accepted mails per sender and minute; 0 = any
 
 DEFAULT_STORAGE_SUBDIR: Final = "lookback"  # below HA's media folder
 DEFAULT_STORAGE_MAX_GB: Final = 0.0
@@ -21,6 +27,8 @@ DEFAULT_POST_ROLL: Final = 10.0
 DEFAULT_SMTP_ENABLED: Final = False
 DEFAULT_SMTP_HOST: Final = "0.0.0.0"  # noqa: S104  # cameras on the LAN must reach it
 DEFAULT_SMTP_PORT: Final = 2525
+DEFAULT_SMTP_MAX_MB: Final = 10.0
+DEFAULT_SMTP_RATE: Final = 60
 
 # Camera subentries.
 SUBENTRY_CAMERA: Final = "camera"
@@ -51,6 +59,35 @@ MOTION_KEYS: Final = (
     CONF_MOTION_ZONES,
 )
 
+# A camera's alerts (the subentry's "alerts" step): mail address and DVR channel, ONVIF events,
+# HA entities that trigger, the alert sensor's hold time; its webhook id is made once.
+CONF_MAIL_ADDRESS: Final = "mail_address"  # local part the camera (or its DVR) mails to
+CONF_MAIL_CHANNEL: Final = "mail_channel"  # DVR channel number; 0 = none
+CONF_ONVIF_ENABLED: Final = "onvif_enabled"
+CONF_ONVIF_HOST: Final = "onvif_host"  # empty: the stream URL's host
+CONF_ONVIF_PORT: Final = "onvif_port"
+CONF_ONVIF_USERNAME: Final = "onvif_username"  # empty: the stream's credentials
+CONF_ONVIF_PASSWORD: Final = "onvif_password"  # noqa: S105 - a config key
+CONF_ONVIF_EVENTS: Final = "onvif_events"  # OnvifCategory values that trigger
+CONF_TRIGGER_ENTITIES: Final = "trigger_entities"
+CONF_ALERT_HOLD: Final = "alert_hold"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+ALERT_KEYS: Final = (
+    CONF_MAIL_ADDRESS,
+    CONF_MAIL_CHANNEL,
+    CONF_ONVIF_ENABLED,
+    CONF_ONVIF_HOST,
+    CONF_ONVIF_PORT,
+    CONF_ONVIF_USERNAME,
+    CONF_ONVIF_PASSWORD,
+    CONF_ONVIF_EVENTS,
+    CONF_TRIGGER_ENTITIES,
+    CONF_ALERT_HOLD,
+)
+DEFAULT_ONVIF_PORT: Final = 80
+DEFAULT_ALERT_HOLD: Final = 30.0
+ONVIF_CHECK_TIMEOUT_S: Final = 15.0
+
 DEFAULT_TRANSPORT: Final = "tcp"
 DEFAULT_MAX_CLIP_SECONDS: Final = 600.0
 DEFAULT_RETENTION_DAYS: Final = 14.0
@@ -62,10 +99,14 @@ PROBE_TIMEOUT_S: Final = 15.0
 EVENT_EVENT_STARTED: Final = "lookback_event_started"
 EVENT_EVENT_ENDED: Final = "lookback_event_ended"
 EVENT_CLIP_SAVED: Final = "lookback_clip_saved"
+EVENT_ALERT: Final = "lookback_alert"
 
 # Services.
 SERVICE_SAVE_CLIP: Final = "save_clip"
 SERVICE_SNAPSHOT: Final = "snapshot"
+SERVICE_TRIGGER: Final = "trigger"
+ATTR_LABEL: Final = "label"
+ATTR_MESSAGE: Final = "message"
 ATTR_PRE_ROLL: Final = "pre_roll"
 ATTR_POST_ROLL: Final = "post_roll"
 ATTR_DURATION: Final = "duration"

@@ -1,4 +1,4 @@
-"""Diagnostics: the NVR's settings, each camera's settings and live state, storage figures.
+"""Diagnostics: the NVR's settings, each camera's settings and live state, storage, alerts.
 
 Credentials never leave: user names and passwords are redacted, and so is any user info or
 secret-looking query value in the camera URLs (many cameras take credentials in the URL).
@@ -20,8 +20,13 @@ from .camera_hub import CameraHub
 from .const import (
     CONF_CAMERA_ID,
     CONF_DETECT_URL,
+    CONF_ONVIF_PASSWORD,
+    CONF_ONVIF_USERNAME,
+    CONF_SMTP_PASSWORD,
+    CONF_SMTP_USERNAME,
     CONF_SNAPSHOT_URL,
     CONF_URL,
+    CONF_WEBHOOK_ID,
     DOMAIN,
     SUBENTRY_CAMERA,
 )
@@ -29,7 +34,16 @@ from .core.errors import redact_url
 from .data import LookbackConfigEntry
 from .hub import LookbackHub
 
-TO_REDACT = {CONF_PASSWORD, CONF_USERNAME}
+# The webhook id is the webhook's only secret; mail addresses and channels are not secret.
+TO_REDACT = {
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    CONF_SMTP_USERNAME,
+    CONF_SMTP_PASSWORD,
+    CONF_ONVIF_USERNAME,
+    CONF_ONVIF_PASSWORD,
+    CONF_WEBHOOK_ID,
+}
 URL_KEYS = (CONF_URL, CONF_DETECT_URL, CONF_SNAPSHOT_URL)
 
 
@@ -113,6 +127,18 @@ def _nvr_state(hub: LookbackHub) -> dict[str, Any]:
         # The store's index lives in memory: counting it needs no disk access.
         "clips": len(hub.store.clips()),
         "cameras_running": sorted(hub.cameras),
+        "mail_server": _mail_server_state(hub),
+    }
+
+
+def _mail_server_state(hub: LookbackHub) -> dict[str, Any] | None:
+    server = hub.mail_server
+    if server is None:
+        return None
+    return {
+        "listening": server.server is not None,
+        "error": server.error,
+        "stats": dataclasses.asdict(server.stats) if server.stats else None,
     }
 
 
@@ -130,6 +156,18 @@ def _camera_state(camera: CameraHub) -> dict[str, Any]:
         "clips_stored": camera.clips_stored,
         "bytes_stored": camera.bytes_stored,
         "motion": _motion_state(camera),
+        "alerts": _alerts_state(camera),
+    }
+
+
+def _alerts_state(camera: CameraHub) -> dict[str, Any]:
+    alerts = camera.alerts
+    return {
+        "on": alerts.on,
+        "counts": dict(alerts.counts),
+        "last": alerts.attributes(),
+        "trigger_entities": list(alerts.trigger_entities),
+        "onvif": dataclasses.asdict(alerts.onvif.stats) if alerts.onvif else None,
     }
 
 

@@ -21,10 +21,18 @@ from . import repairs
 from .camera_config import GB
 from .camera_hub import CameraHub
 from .config_flow import async_start_camera_reauth
-from .const import CONF_STORAGE_MAX_GB, CONF_STORAGE_PATH, DOMAIN, STATS_REFRESH_S, SUBENTRY_CAMERA
+from .const import (
+    CONF_SMTP_ENABLED,
+    CONF_STORAGE_MAX_GB,
+    CONF_STORAGE_PATH,
+    DOMAIN,
+    STATS_REFRESH_S,
+    SUBENTRY_CAMERA,
+)
 from .core.nvr import Nvr
 from .core.storage import ClipStore, StorageError
 from .listeners import Listeners
+from .mail_server import MailServerHub
 
 if TYPE_CHECKING:
     from .data import LookbackConfigEntry
@@ -48,6 +56,9 @@ class LookbackHub(Listeners):
         self.store = ClipStore(root, round(cap_gb * GB) or None, dt_util.get_default_time_zone())
         self.nvr = Nvr(self.store, hass.loop)
         self.cameras: dict[str, CameraHub] = {}
+        self.mail_server = (
+            MailServerHub(self, entry.data) if entry.data.get(CONF_SMTP_ENABLED) else None
+        )
         self._entry_data = dict(entry.data)  # what the NVR was started with
         # Platforms register how they add a camera's entities (cameras added without reload).
         self.entity_adders: list[Callable[[CameraHub], None]] = []
@@ -81,6 +92,10 @@ class LookbackHub(Listeners):
         repairs.async_clear_removed_cameras(self.hass, set(self.cameras))
         for camera in self.cameras.values():
             await camera.async_start()
+        if self.mail_server is not None:
+            await self.mail_server.async_start()
+        else:
+            repairs.async_clear_smtp_not_listening(self.hass)
         self._unsubscribe += [
             async_track_time_interval(
                 self.hass, self._refresh_stats, timedelta(seconds=STATS_REFRESH_S)
@@ -97,6 +112,8 @@ class LookbackHub(Listeners):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        if self.mail_server is not None:
+            await self.mail_server.async_stop()
         for camera in self.cameras.values():
             await camera.async_stop()
         await self.nvr.async_stop()
@@ -128,6 +145,8 @@ class LookbackHub(Listeners):
                 for add in self.entity_adders:
                     add(camera)
         self._reauth_started.clear()  # changed credentials deserve a new reauth if they fail
+        if self.mail_server is not None:
+            self.mail_server.cameras_changed()
         return True
 
     def camera_by_subentry(self, subentry_id: str) -> CameraHub | None:
@@ -197,3 +216,5 @@ class LookbackHub(Listeners):
     def _refresh_stats(self, _now: datetime) -> None:
         for camera in self.cameras.values():
             camera.async_refresh_stats()
+        if self.mail_server is not None:  # rejected mails tell no one: read their counts
+            self.async_notify()

@@ -38,8 +38,8 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-# Trigger sources as users know them: HA's UI calls services "actions".
-SOURCE_WORDS: Final = {"service": "action"}
+# Trigger sources as users know them: HA's UI calls services "actions"; mail is "e-mail".
+SOURCE_WORDS: Final = {"service": "action", "smtp": "e-mail"}
 
 
 def _what(clip: ClipInfo) -> list[str]:

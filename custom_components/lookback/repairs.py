@@ -1,6 +1,7 @@
-"""Repair issues: what the user must fix outside Lookback (storage, unreachable cameras).
+"""Repair issues: what the user must fix outside Lookback (storage, cameras, the SMTP port).
 
-None is fixable from a repair flow: the fix is a disk, a folder's permissions or a camera.
+None is fixable from a repair flow: the fix is a disk, a folder's permissions, a camera, or
+another program on the SMTP port (or another port in Lookback's settings).
 Each issue is cleared by the code path that sees the problem gone.
 """
 
@@ -12,6 +13,8 @@ from .const import DOMAIN
 ISSUE_STORAGE_NOT_WRITABLE = "storage_not_writable"
 ISSUE_WRITE_FAILED = "write_failed"
 ISSUE_SOURCE_DOWN = "source_down"
+ISSUE_SMTP_PORT_IN_USE = "smtp_port_in_use"
+ISSUE_SMTP_NOT_LISTENING = "smtp_not_listening"
 
 
 def _create(
@@ -90,6 +93,25 @@ def async_report_source_down(hass: HomeAssistant, camera_id: str, camera: str, r
 def async_clear_source_down(hass: HomeAssistant, camera_id: str) -> None:
     """The camera's stream is up."""
     ir.async_delete_issue(hass, DOMAIN, _source_down_id(camera_id))
+
+
+@callback
+def async_report_smtp_not_listening(
+    hass: HomeAssistant, host: str, port: int, error: str, *, in_use: bool
+) -> None:
+    """The SMTP server could not open its port: cameras' alert mail is refused."""
+    async_clear_smtp_not_listening(hass)
+    key = ISSUE_SMTP_PORT_IN_USE if in_use else ISSUE_SMTP_NOT_LISTENING
+    _create(
+        hass, key, key, ir.IssueSeverity.ERROR, {"host": host, "port": str(port), "error": error}
+    )
+
+
+@callback
+def async_clear_smtp_not_listening(hass: HomeAssistant) -> None:
+    """The SMTP server listens (or is switched off)."""
+    for issue_id in (ISSUE_SMTP_PORT_IN_USE, ISSUE_SMTP_NOT_LISTENING):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 @callback

@@ -1,11 +1,11 @@
-"""Sensor platform: stream figures, pre-roll memory, events and storage per camera and NVR."""
+"""Sensor platform: stream figures, pre-roll memory, events and storage; NVR storage, mail."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -19,6 +19,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .camera_hub import CameraHub
+from .core.alerts.smtp import MailServerStats
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, LookbackNvrEntity, add_camera_entities
 from .hub import LookbackHub
@@ -41,6 +42,8 @@ class NvrSensorDescription(SensorEntityDescription):
     """How a sensor reads the NVR."""
 
     value_fn: Callable[[LookbackHub], SensorValue]
+    attributes_fn: Callable[[LookbackHub], Mapping[str, Any] | None] = lambda _: None
+    exists_fn: Callable[[LookbackHub], bool] = lambda _: True
 
 
 def _stat[T](read: Callable[..., T | None]) -> Callable[[CameraHub], T | None]:
@@ -51,6 +54,30 @@ def _stat[T](read: Callable[..., T | None]) -> Callable[[CameraHub], T | None]:
 def _kbps(camera: CameraHub) -> float | None:
     bitrate = camera.stats.bitrate_bps if camera.stats else None
     return None if bitrate is None else round(bitrate / 1000, 1)
+
+
+def _mail_figure(read: Callable[[MailServerStats], int]) -> Callable[[LookbackHub], int | None]:
+    """A count of the SMTP server's (None while it does not listen)."""
+
+    def value(hub: LookbackHub) -> int | None:
+        stats = hub.mail_server.stats if hub.mail_server else None
+        return None if stats is None else read(stats)
+
+    return value
+
+
+def _mail_rejections(hub: LookbackHub) -> Mapping[str, Any] | None:
+    stats = hub.mail_server.stats if hub.mail_server else None
+    return None if stats is None else {"reasons": dict(stats.rejected)}
+
+
+def _mail_kinds(hub: LookbackHub) -> Mapping[str, Any] | None:
+    stats = hub.mail_server.stats if hub.mail_server else None
+    return None if stats is None else {"kinds": dict(stats.by_kind)}
+
+
+def _smtp_on(hub: LookbackHub) -> bool:
+    return hub.mail_server is not None
 
 
 def _last_event(camera: CameraHub) -> datetime | None:
@@ -154,6 +181,22 @@ NVR_SENSORS: tuple[NvrSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda hub: hub.storage_free,
     ),
+    NvrSensorDescription(
+        key="mails_accepted",
+        translation_key="mails_accepted",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=_mail_figure(lambda stats: stats.accepted),
+        attributes_fn=_mail_kinds,
+        exists_fn=_smtp_on,
+    ),
+    NvrSensorDescription(
+        key="mails_rejected",
+        translation_key="mails_rejected",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=_mail_figure(lambda stats: sum(stats.rejected.values())),
+        attributes_fn=_mail_rejections,
+        exists_fn=_smtp_on,
+    ),
 )
 
 
@@ -165,7 +208,9 @@ async def async_setup_entry(
     """The NVR's storage sensors and every camera's sensors."""
     del hass
     hub = entry.runtime_data.hub
-    async_add_entities([NvrSensor(hub, description) for description in NVR_SENSORS])
+    async_add_entities(
+        [NvrSensor(hub, description) for description in NVR_SENSORS if description.exists_fn(hub)]
+    )
     add_camera_entities(
         entry, async_add_entities, lambda camera: (CameraSensor(camera, d) for d in CAMERA_SENSORS)
     )
@@ -202,3 +247,9 @@ class NvrSensor(LookbackNvrEntity, SensorEntity):
     def native_value(self) -> SensorValue:
         """The figure now."""
         return self.entity_description.value_fn(self.hub)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Details (mails by kind, rejections by reason)."""
+        return self.entity_description.attributes_fn(self.hub)

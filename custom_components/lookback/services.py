@@ -1,4 +1,4 @@
-"""Lookback actions: save a clip now, or store a snapshot, for targeted Lookback cameras.
+"""Lookback actions for targeted cameras: save a clip now, store a snapshot, raise an alert.
 
 Registered once from ``async_setup`` (not per entry), so automations that use them validate
 even while the NVR entry is not loaded; a call then fails with a clear error instead.
@@ -27,14 +27,18 @@ from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 import probatio
 
+from .camera_alerts import Alert
 from .camera_hub import CameraHub
 from .const import (
     ATTR_DURATION,
+    ATTR_LABEL,
+    ATTR_MESSAGE,
     ATTR_POST_ROLL,
     ATTR_PRE_ROLL,
     DOMAIN,
     SERVICE_SAVE_CLIP,
     SERVICE_SNAPSHOT,
+    SERVICE_TRIGGER,
 )
 from .core.models import Trigger
 from .hub import LookbackHub
@@ -61,6 +65,12 @@ SAVE_CLIP_SCHEMA = cv.make_entity_service_schema(
     }
 )
 SNAPSHOT_SCHEMA = cv.make_entity_service_schema({})
+TRIGGER_SCHEMA = cv.make_entity_service_schema(
+    {
+        probatio.Optional(ATTR_LABEL): probatio.All(cv.string, probatio.Length(max=64)),
+        probatio.Optional(ATTR_MESSAGE): probatio.All(cv.string, probatio.Length(max=500)),
+    }
+)
 
 
 @callback
@@ -71,6 +81,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_SAVE_CLIP,
         _async_save_clip,
         schema=SAVE_CLIP_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_TRIGGER,
+        _async_trigger,
+        schema=TRIGGER_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(
@@ -111,6 +128,39 @@ async def _async_save_clip(call: ServiceCall) -> ServiceResponse:
     response: dict[str, Any] = {"events": events}
     if len(events) == 1:
         # One camera (the usual case): templates can say {{ result.event_id }}.
+        response |= next(iter(events.values()))
+    return response
+
+
+async def _async_trigger(call: ServiceCall) -> ServiceResponse:
+    """Raise an alert on every targeted camera: a clip with the camera's own lengths.
+
+    Like any alert it still turns the alert sensor on and fires ``lookback_alert`` when
+    recording is off; its event id is None then.
+    """
+    cameras = await _async_targeted_cameras(call)
+    now = time.time()
+    events: dict[str, Any] = {}
+    for entity_id, camera in cameras.items():
+        event = camera.alerts.async_alert(
+            Alert(
+                source=TRIGGER_SOURCE,
+                time=now,
+                label=call.data.get(ATTR_LABEL),
+                message=call.data.get(ATTR_MESSAGE),
+                data={"context_user_id": call.context.user_id},
+            )
+        )
+        events[entity_id] = {
+            "event_id": event.event_id if event else None,
+            "media_content_id": clip_media_content_id(camera.camera_id, event.event_id)
+            if event
+            else None,
+        }
+    if not call.return_response:
+        return None
+    response: dict[str, Any] = {"events": events}
+    if len(events) == 1:
         response |= next(iter(events.values()))
     return response
 

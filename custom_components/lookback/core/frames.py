@@ -55,3 +55,19 @@ def jpeg_from_frame(frame: VideoFrame, max_width: int = 640, quality: int = 80) 
 def jpeg_from_keyframe(timed: TimedPacket, max_width: int = 640) -> bytes:
     """Decode a keyframe packet and return it as a JPEG."""
     return jpeg_from_frame(decode_keyframe(timed), max_width)
+
+
+def image_as_jpeg(data: bytes, content_type: str, quality: int = 85) -> bytes:
+    """A picture that came with an alert, as JPEG: a JPEG as it is, a PNG re-encoded.
+
+    Raises ValueError (Pillow's errors included) for a PNG that does not decode.
+    """
+    if content_type == "image/jpeg":
+        return data
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=quality)
+    except OSError as err:  # Pillow's "cannot identify" and truncated-file errors
+        raise ValueError(str(err)) from err
+    return out.getvalue()

@@ -1,0 +1,137 @@
+"""The NVR's SMTP server in HA: settings from the entry, mail to cameras, repairs, figures.
+
+The core's AlertMailServer runs on HA's event loop; this adapts it. A port that cannot be
+opened (in use, no permission) is a repair issue, never a failed setup: recording goes on.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from pathlib import Path
+import ssl
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.helpers.storage import STORAGE_DIR
+
+from . import repairs
+from .camera_config import mail_route_from
+from .const import (
+    CONF_SMTP_AUTH_WITHOUT_TLS,
+    CONF_SMTP_HOST,
+    CONF_SMTP_MAX_MB,
+    CONF_SMTP_PASSWORD,
+    CONF_SMTP_PORT,
+    CONF_SMTP_RATE,
+    CONF_SMTP_STARTTLS,
+    CONF_SMTP_USERNAME,
+    DEFAULT_SMTP_HOST,
+    DEFAULT_SMTP_MAX_MB,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_SMTP_RATE,
+    DOMAIN,
+)
+from .core.alerts.routing import MailRouter
+from .core.alerts.smtp import AlertMailServer, MailDelivery, MailServerConfig, MailServerStats
+from .core.alerts.tls import load_or_create_tls_context
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.core import HomeAssistant
+
+    from .hub import LookbackHub
+
+_LOGGER = logging.getLogger(__name__)
+
+MB: Final = 1024 * 1024
+
+
+def mail_server_config_from(data: Mapping[str, Any]) -> MailServerConfig:
+    """The SMTP server's settings from the NVR entry."""
+    username = data.get(CONF_SMTP_USERNAME) or None
+    return MailServerConfig(
+        host=data.get(CONF_SMTP_HOST) or DEFAULT_SMTP_HOST,
+        port=int(data.get(CONF_SMTP_PORT) or DEFAULT_SMTP_PORT),
+        max_bytes=round(float(data.get(CONF_SMTP_MAX_MB) or DEFAULT_SMTP_MAX_MB) * MB),
+        username=username,
+        password=(data.get(CONF_SMTP_PASSWORD) or None) if username else None,
+        auth_without_tls=bool(data.get(CONF_SMTP_AUTH_WITHOUT_TLS)),
+        starttls=bool(data.get(CONF_SMTP_STARTTLS)),
+        rate_per_minute=int(data.get(CONF_SMTP_RATE, DEFAULT_SMTP_RATE)),
+    )
+
+
+class MailServerHub:
+    """The SMTP server of one NVR entry: started and stopped with it."""
+
+    def __init__(self, hub: LookbackHub, data: Mapping[str, Any]) -> None:
+        """Configure from the entry's data; nothing listens before ``async_start``."""
+        self._hub = hub
+        self.hass: HomeAssistant = hub.hass
+        self.config = mail_server_config_from(data)
+        self.server: AlertMailServer | None = None
+        self.error: str | None = None  # why it is not listening
+
+    @property
+    def stats(self) -> MailServerStats | None:
+        """Mails accepted and rejected so far (None: not running)."""
+        return self.server.stats if self.server else None
+
+    def _router(self) -> MailRouter:
+        return MailRouter(
+            mail_route_from(camera.subentry_data, camera.name)
+            for camera in self._hub.cameras.values()
+        )
+
+    async def async_start(self) -> None:
+        """Listen; a port that cannot be opened becomes a repair issue."""
+        tls_context: ssl.SSLContext | None = None
+        if self.config.starttls:
+            folder = Path(self.hass.config.path(STORAGE_DIR, DOMAIN))
+            tls_context = await self.hass.async_add_executor_job(
+                load_or_create_tls_context, folder, self.config.hostname
+            )
+        server = AlertMailServer(
+            self.config, self._router(), self._delivered, tls_context=tls_context
+        )
+        try:
+            await server.start()
+        except OSError as err:
+            self.error = err.strerror or str(err)
+            in_use = err.errno == errno.EADDRINUSE
+            _LOGGER.error(
+                "SMTP server cannot listen on %s:%s: %s",
+                self.config.host,
+                self.config.port,
+                self.error,
+            )
+            repairs.async_report_smtp_not_listening(
+                self.hass, self.config.host, self.config.port, self.error, in_use=in_use
+            )
+            return
+        self.server, self.error = server, None
+        repairs.async_clear_smtp_not_listening(self.hass)
+        _LOGGER.info("SMTP server listening on %s:%s", self.config.host, server.port)
+
+    async def async_stop(self) -> None:
+        """Close the listener and its sessions."""
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    def cameras_changed(self) -> None:
+        """A camera was added, changed or removed: mail goes to the cameras there are now."""
+        if self.server is not None:
+            self.server.set_router(self._router())
+
+    def _delivered(self, delivery: MailDelivery) -> None:
+        """An accepted mail (on the loop): each camera it is for stores and triggers."""
+        for camera_id in delivery.camera_ids:
+            if camera := self._hub.cameras.get(camera_id):
+                self._hub.entry.async_create_background_task(
+                    self.hass,
+                    camera.alerts.async_mail(delivery.mail, delivery.received, delivery.peer),
+                    f"lookback mail for {camera_id}",
+                )
+        self._hub.async_notify()
