@@ -653,10 +653,19 @@ async def test_reconfigure_camera_keeps_password_and_id(
         hass,
         tmp_path,
         camera_subentry(
-            "porch", url, title="Porch", **{CONF_USERNAME: "admin", CONF_PASSWORD: "s3cret"}
+            "porch",
+            url,
+            title="Porch",
+            **{
+                CONF_USERNAME: "admin",
+                CONF_PASSWORD: "s3cret",
+                CONF_MOTION_ZONES: "door: 0,0 1,0 1,1",
+                "mail_channel": 4,
+            },
         ),
     )
     subentry = only_subentry(entry, "porch")
+    webhook_id = subentry.data["webhook_id"]
     result = await start_camera_reconfigure(hass, entry, subentry, "camera")
     assert suggested(result, CONF_URL) == url
     assert suggested(result, CONF_USERNAME) == "admin"
@@ -672,6 +681,10 @@ async def test_reconfigure_camera_keeps_password_and_id(
     assert subentry.data[CONF_CAMERA_ID] == "porch"
     assert subentry.data[CONF_PASSWORD] == "s3cret"
     assert subentry.data[CONF_POST_ROLL] == 42.0
+    # The other steps' settings stay: motion zones, the mail channel, the webhook.
+    assert subentry.data[CONF_MOTION_ZONES] == "door: 0,0 1,0 1,1"
+    assert subentry.data["mail_channel"] == 4
+    assert subentry.data["webhook_id"] == webhook_id
 
 
 async def test_reconfigure_camera_probe_failure_and_duplicate(
@@ -987,7 +1000,7 @@ async def test_alerts_step_shows_where_to_send_and_saves(
     assert suggested(result, "onvif_enabled") is False
     shown = placeholders(result)
     assert shown["mail_address"] == "porch@lookback"
-    assert shown["smtp_server"] == "0.0.0.0:2525"
+    assert shown["smtp_server"] == "10.10.10.10:2525"  # the LAN address (mocked in tests)
     assert shown["webhook_url"].endswith(f"/api/webhook/{subentry.data['webhook_id']}")
 
     result = await submit(
@@ -1075,3 +1088,10 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def test_alerts_step_onvif_needs_an_event(hass: HomeAssistant, tmp_path: Path) -> None:
+    entry = await add_nvr(hass, tmp_path, camera_subentry("porch", "rtsp://cam1/s"))
+    result = await start_camera_reconfigure(hass, entry, only_subentry(entry, "porch"), "alerts")
+    result = await submit(hass, result, alerts_input(onvif_enabled=True, onvif_events=[]))
+    assert result["errors"] == {"onvif_events": "onvif_events_empty"}

@@ -5,11 +5,13 @@ reported in the form, and the user sees what the camera sends before confirming.
 """
 
 from collections.abc import Mapping
+from ipaddress import ip_address
 import logging
 import re
 from typing import Any, Final
 
 from homeassistant.components import webhook
+from homeassistant.components.network import async_get_source_ip
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigSubentry,
@@ -38,6 +40,7 @@ from .const import (
     CONF_MOTION_MASKS,
     CONF_MOTION_ZONES,
     CONF_ONVIF_ENABLED,
+    CONF_ONVIF_EVENTS,
     CONF_ONVIF_HOST,
     CONF_ONVIF_PASSWORD,
     CONF_ONVIF_USERNAME,
@@ -161,6 +164,7 @@ def _clean_alerts_input(user_input: Mapping[str, Any], stored: Mapping[str, Any]
     )
     data[CONF_MAIL_CHANNEL] = int(data[CONF_MAIL_CHANNEL] or 0)
     data[CONF_TRIGGER_ENTITIES] = list(data[CONF_TRIGGER_ENTITIES] or [])
+    data[CONF_ONVIF_EVENTS] = list(data[CONF_ONVIF_EVENTS] or [])
     return data
 
 
@@ -190,6 +194,7 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
         """Nothing probed yet."""
         self._data: dict[str, Any] = {}
         self._probe: ProbeResult | None = None
+        self._source_ip: str | None = None  # this host's LAN address, for the alerts form
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask for a new camera's settings and probe its streams."""
@@ -248,12 +253,16 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
         named here rather than in the log.
         """
         subentry = self._get_reconfigure_subentry()
+        if self._source_ip is None:
+            self._source_ip = await async_get_source_ip(self.hass)
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         stored = alerts_defaults(subentry.data[CONF_CAMERA_ID]) | dict(subentry.data)
         if user_input is not None:
             data = _clean_alerts_input(user_input, stored)
             errors = self._mail_errors(data, subentry)
+            if not errors and data[CONF_ONVIF_ENABLED] and not data[CONF_ONVIF_EVENTS]:
+                errors = {CONF_ONVIF_EVENTS: "onvif_events_empty"}
             if not errors and data[CONF_ONVIF_ENABLED]:
                 errors = await _async_onvif_errors(subentry.data | data, placeholders)
             if not errors:
@@ -296,10 +305,12 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
             webhook_url = webhook.async_generate_url(self.hass, webhook_id)
         except NoURLAvailableError:  # no URL configured: the path still tells the user
             webhook_url = webhook.async_generate_path(webhook_id)
+        host = str(nvr.get(CONF_SMTP_HOST) or DEFAULT_SMTP_HOST)
+        if ip_address(host).is_unspecified:  # listening everywhere: the address cameras use
+            host = self._source_ip or host
         return {
             "mail_address": f"{stored[CONF_MAIL_ADDRESS]}@lookback",
-            "smtp_server": f"{nvr.get(CONF_SMTP_HOST, DEFAULT_SMTP_HOST)}:"
-            f"{nvr.get(CONF_SMTP_PORT, DEFAULT_SMTP_PORT)}",
+            "smtp_server": f"{host}:{nvr.get(CONF_SMTP_PORT, DEFAULT_SMTP_PORT)}",
             "webhook_url": webhook_url,
         }
 
@@ -352,7 +363,10 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
                     self._get_entry(),
                     subentry,
                     title=data[CONF_NAME],
-                    data=data | {CONF_CAMERA_ID: subentry.data[CONF_CAMERA_ID]},
+                    # Merged: the motion and alert settings (and the webhook id) stay.
+                    data=dict(subentry.data)
+                    | data
+                    | {CONF_CAMERA_ID: subentry.data[CONF_CAMERA_ID]},
                 )
         if user_input is not None:
             values: Mapping[str, Any] = user_input
