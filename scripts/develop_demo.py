@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+import secrets
 import signal
 import sys
 import threading
@@ -88,9 +89,17 @@ def storage_document(config_dir: Path, url: str) -> dict[str, Any]:
         const.CONF_STORAGE_MAX_GB: const.DEFAULT_STORAGE_MAX_GB,
         const.CONF_PRE_ROLL: const.DEFAULT_PRE_ROLL,
         const.CONF_POST_ROLL: const.DEFAULT_POST_ROLL,
-        const.CONF_SMTP_ENABLED: const.DEFAULT_SMTP_ENABLED,
-        const.CONF_SMTP_HOST: const.DEFAULT_SMTP_HOST,
+        # The SMTP server on, for this machine only: `swaks --to demo@lookback --server
+        # 127.0.0.1:2525` plays a camera's alarm mail.
+        const.CONF_SMTP_ENABLED: True,
+        const.CONF_SMTP_HOST: "127.0.0.1",
         const.CONF_SMTP_PORT: const.DEFAULT_SMTP_PORT,
+        const.CONF_SMTP_USERNAME: "",
+        const.CONF_SMTP_PASSWORD: "",
+        const.CONF_SMTP_STARTTLS: False,
+        const.CONF_SMTP_AUTH_WITHOUT_TLS: False,
+        const.CONF_SMTP_MAX_MB: const.DEFAULT_SMTP_MAX_MB,
+        const.CONF_SMTP_RATE: const.DEFAULT_SMTP_RATE,
     }
     camera_data = {
         const.CONF_CAMERA_ID: CAMERA_ID,
@@ -108,6 +117,8 @@ def storage_document(config_dir: Path, url: str) -> dict[str, Any]:
         const.CONF_RETENTION_GB: const.DEFAULT_RETENTION_GB,
         # The person walks in from the left: a zone on each half shows zones at work.
         const.CONF_MOTION_ZONES: "left: 0,0 0.5,0 0.5,1 0,1\nright: 0.5,0 1,0 1,1 0.5,1",
+        const.CONF_MAIL_ADDRESS: CAMERA_ID,
+        const.CONF_WEBHOOK_ID: secrets.token_hex(32),
     }
     version, minor_version = _flow_versions()
     now = datetime.now(UTC)

@@ -46,6 +46,7 @@ import os
 from pathlib import Path
 import re
 import shutil
+import smtplib
 import subprocess
 import sys
 import time
@@ -636,6 +637,60 @@ def run(args: argparse.Namespace) -> int:
         except Exception as err:  # noqa: BLE001 - report and go on
             check.fail(f"camera motion settings dialog: {err}")
             shot(page, out, "10_camera_reconfigure_menu", check)
+
+        print(
+            "[ui_check] alerts: the camera's alerts form, then a mail to the SMTP server",
+            flush=True,
+        )
+        try:
+            page.get_by_role("button", name=re.compile("^Configure$")).filter(
+                visible=True
+            ).first.click(timeout=10_000)
+            page.wait_for_selector("dialog-data-entry-flow", state="attached", timeout=10_000)
+            page.wait_for_timeout(1500)
+            page.get_by_text(menu["alerts"]).first.click(timeout=10_000)
+            page.wait_for_timeout(2500)
+            text = " ".join(shot(page, out, "13_alert_settings", check).split())
+            labels = [v for v in strings["step"]["alerts"]["data"].values() if v not in text]
+            check.expect(not labels, f"the alerts form shows every field (missing: {labels})")
+            check.expect("demo@lookback" in text, "the alerts form shows the camera's address")
+            check.expect("/api/webhook/" in text, "the alerts form shows the webhook URL")
+            address = page.get_by_role("textbox", name=re.compile("^E-mail address")).first
+            address.fill("front door")
+            page.get_by_role("button", name="Submit").click()
+            page.wait_for_timeout(2000)
+            text = " ".join(shot(page, out, "14_alert_settings_error", check).split())
+            expected = strings["error"]["invalid_mail_address"]
+            check.expect(expected in text, f"a wrong address shows: {expected!r}")
+            page.keyboard.press("Escape")
+        except Exception as err:  # noqa: BLE001 - report and go on
+            check.fail(f"camera alerts dialog: {err}")
+        alert_entity = next(
+            (e["entity_id"] for e in entities if e["entity_id"].endswith("_camera_alert")), None
+        )
+        try:
+            mail = (
+                "From: cam@example.com\r\nTo: demo@lookback\r\nSubject: Motion alarm\r\n\r\n"
+                "EVENT TYPE: Motion Detection\r\n"
+            )
+            with smtplib.SMTP("127.0.0.1", 2525, local_hostname="localhost", timeout=10) as client:
+                client.sendmail("cam@example.com", ["demo@lookback"], mail)
+            deadline = time.monotonic() + 10
+            state: Any = None
+            while time.monotonic() < deadline:
+                _status, state, _ = api.request("GET", f"/api/states/{alert_entity}")
+                if isinstance(state, dict) and state.get("state") == "on":
+                    break
+                time.sleep(0.5)
+            check.expect(
+                isinstance(state, dict) and state.get("state") == "on",
+                f"an alarm mail turns {alert_entity} on: {state}",
+            )
+            open_more_info(page, str(alert_entity))
+            shot(page, out, "15_camera_alert", check, settle_ms=1000)
+            page.keyboard.press("Escape")
+        except Exception as err:  # noqa: BLE001 - report and go on
+            check.fail(f"alarm mail to the SMTP server: {err}")
 
         print("[ui_check] Media > Lookback", flush=True)
         found = find_clip(page)

@@ -283,6 +283,12 @@ def state_of(hass: HomeAssistant, entity_id: str) -> State:
     return state
 
 
+def block_folder(path: Path) -> None:
+    """Put a file where a folder must go."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+
+
 def later(seconds: float) -> datetime:
     return dt_util.utcnow() + timedelta(seconds=seconds)
 
@@ -455,5 +461,182 @@ async def test_migration_gives_cameras_an_address_a_webhook_and_enables_the_aler
         alert = registry.async_get("binary_sensor.yard_camera_alert")
         assert alert is not None
         assert alert.disabled_by is None
+    finally:
+        await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_mail_server_retries_until_its_port_is_free(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        entry = await async_setup_lookback(
+            hass, tmp_path, smtp_enabled=True, smtp_host="127.0.0.1", smtp_port=port
+        )
+    finally:
+        taken.close()
+    try:
+        assert ir.async_get(hass).async_get_issue(DOMAIN, "smtp_port_in_use") is not None
+        async_fire_time_changed(hass, later(61))
+        await hass.async_block_till_done()
+        assert mail_port(entry) == port
+        assert ir.async_get(hass).async_get_issue(DOMAIN, "smtp_port_in_use") is None
+    finally:
+        await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_starttls_certificate_that_cannot_be_made_is_a_repair(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    # The certificate's folder is a file: it cannot be created there.
+    await hass.async_add_executor_job(block_folder, Path(hass.config.path(".storage", DOMAIN)))
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path,
+        smtp_enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=0,
+        smtp_starttls=True,
+    )
+    try:
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, "smtp_not_listening")
+        assert issue is not None
+        mail_server = lookback_hub(entry).mail_server
+        assert mail_server is not None
+        assert mail_server.server is None
+    finally:
+        await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_mail_pictures_png_becomes_jpeg_and_a_broken_one_is_skipped(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path,
+        {"yard": UNREACHABLE_URL},
+        smtp_enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=0,
+    )
+    try:
+        png = io.BytesIO()
+        Image.new("RGB", (32, 24), (0, 90, 200)).save(png, "PNG")
+        good = png.getvalue()
+        broken = good[:33] + b"\x00" * 40 + good[-12:]  # a valid header, no picture data
+        message = EmailMessage()
+        message["From"] = "cam@example.com"
+        message["Subject"] = "Alarm"
+        message.set_content("Motion")
+        message.add_attachment(good, maintype="image", subtype="png", filename="a.png")
+        message.add_attachment(broken, maintype="image", subtype="png", filename="b.png")
+        alerted = async_next_bus_event(hass, EVENT_ALERT)
+        await hass.async_add_executor_job(send_mail, mail_port(entry), "yard@x", bytes(message))
+        alert = (await async_wait_for(alerted, "lookback_alert")).data
+        assert len(alert["snapshots"]) == 1
+        with Image.open(tmp_path / alert["snapshots"][0]) as stored:
+            assert stored.format == "JPEG"
+            assert stored.size == (32, 24)
+    finally:
+        await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_onvif_outage_shows_on_the_alert_sensor(hass: HomeAssistant, tmp_path: Path) -> None:
+    onvif = OnvifTestServer("admin", "secret")
+    port = await onvif.start()
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path,
+        subentries=[
+            camera_subentry(
+                "yard",
+                "Yard",
+                UNREACHABLE_URL,
+                onvif_enabled=True,
+                onvif_host="127.0.0.1",
+                onvif_port=port,
+                onvif_username="admin",
+                onvif_password="secret",
+            )
+        ],
+    )
+    try:
+        camera = lookback_hub(entry).cameras["yard"]
+        subscriber = camera.alerts.onvif
+        assert subscriber is not None
+        await async_wait_camera(camera, lambda: subscriber.stats.connected, "ONVIF up")
+        assert state_of(hass, "binary_sensor.yard_camera_alert").attributes["onvif_connected"]
+        await onvif.stop()  # the camera goes away
+        await async_wait_camera(
+            camera, lambda: camera.alerts.onvif_error is not None, "ONVIF reported down"
+        )
+        attributes = state_of(hass, "binary_sensor.yard_camera_alert").attributes
+        assert attributes["onvif_connected"] is False
+        assert attributes["onvif_error"]
+    finally:
+        await async_unload_lookback(hass, entry)
+        await onvif.stop()
+
+
+async def test_alert_settings_change_restarts_alerts_not_the_stream(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    entry = await async_setup_lookback(hass, tmp_path, {"yard": UNREACHABLE_URL})
+    try:
+        hub = lookback_hub(entry)
+        camera = hub.cameras["yard"]
+        pipeline = camera.pipeline
+        subentry = next(iter(entry.subentries.values()))
+        hass.config_entries.async_update_subentry(
+            entry, subentry, data=dict(subentry.data) | {"trigger_entities": ["input_boolean.x"]}
+        )
+        await hass.async_block_till_done()
+        assert hub.cameras["yard"] is camera
+        assert camera.pipeline is pipeline  # no restart: the pre-roll ring is kept
+        hass.states.async_set("input_boolean.x", STATE_OFF)
+        hass.states.async_set("input_boolean.x", STATE_ON)
+        await hass.async_block_till_done()
+        assert camera.alerts.counts == {"entity": 1}
+        # A stream setting restarts the camera as before.
+        subentry = next(iter(entry.subentries.values()))
+        hass.config_entries.async_update_subentry(
+            entry, subentry, data=dict(subentry.data) | {"post_roll": 7}
+        )
+        await hass.async_block_till_done()
+        assert hub.cameras["yard"] is not camera
+        # The old camera's alerts are stopped: a late alert changes nothing.
+        assert camera.alerts.async_alert(Alert(source="service", time=0)) is None
+        assert not camera.alerts.on
+    finally:
+        await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_webhook_bad_json_and_too_large(
+    hass: HomeAssistant, tmp_path: Path, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path,
+        subentries=[camera_subentry("yard", "Yard", UNREACHABLE_URL, webhook_id="yard-hook")],
+    )
+    try:
+        camera = lookback_hub(entry).cameras["yard"]
+        client = await hass_client_no_auth()
+        response = await client.post(
+            "/api/webhook/yard-hook", data=b"{not json", headers={"Content-Type": "text/plain"}
+        )
+        assert response.status == 200
+        assert last_alert(camera).message == "{not json"
+        response = await client.post("/api/webhook/yard-hook", data=b"x" * (65 * 1024))
+        assert response.status == 413
+        assert camera.alerts.counts == {"webhook": 1}
     finally:
         await async_unload_lookback(hass, entry)

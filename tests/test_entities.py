@@ -81,16 +81,14 @@ async def test_connected_camera_entities(
     assert state(hass, "binary_sensor.front_connectivity").state == STATE_ON
     assert state(hass, "binary_sensor.front_recording").state == STATE_OFF
     assert state(hass, "switch.front_recording_enabled").state == STATE_ON
-    # The static picture has no motion; alerts have no source yet: that entity exists,
-    # disabled, never a made-up "off".
+    # The static picture has no motion, and no alert came in.
     motion = state(hass, "binary_sensor.front_motion")
     assert motion.state == STATE_OFF
     assert motion.attributes["zones"] == []
     assert state(hass, "switch.front_motion_detection").state == STATE_ON
-    registered = er.async_get(hass).async_get("binary_sensor.front_camera_alert")
-    assert registered is not None
-    assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    assert hass.states.get("binary_sensor.front_camera_alert") is None
+    alert = state(hass, "binary_sensor.front_camera_alert")
+    assert alert.state == STATE_OFF
+    assert alert.attributes["source"] is None
 
     assert await async_get_stream_source(hass, CAMERA) == sim.url
     image = await async_get_image(hass, CAMERA)

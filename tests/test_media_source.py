@@ -463,7 +463,7 @@ async def test_nothing_is_shown_while_the_entry_is_not_loaded(
     ("duration", "event", "part", "title"),
     [
         (12.4, {}, 1, "14:03:21 · 12 s"),
-        (65, {"triggers": [{"source": "smtp"}]}, 1, "14:03:21 · 1 min 05 s · smtp"),
+        (65, {"triggers": [{"source": "smtp"}]}, 1, "14:03:21 · 1 min 05 s · e-mail"),
         (
             3700,
             {"labels": {"dog": 0, "cat": "high"}},

@@ -377,7 +377,7 @@ async def test_action_descriptions(hass: HomeAssistant) -> None:
     strings = await async_get_translations(hass, "en", "services", [DOMAIN])
     prefix = f"component.{DOMAIN}.services"
 
-    assert set(descriptions) == {SERVICE_SAVE_CLIP, SERVICE_SNAPSHOT}
+    assert set(descriptions) == {SERVICE_SAVE_CLIP, SERVICE_SNAPSHOT, "trigger"}
     for service, description in descriptions.items():
         assert description["target"] == {"entity": [{"integration": DOMAIN, "domain": ["camera"]}]}
         assert description["response"] == {"optional": True}
@@ -390,6 +390,7 @@ async def test_action_descriptions(hass: HomeAssistant) -> None:
     assert set(fields) == {"pre_roll", "post_roll", "duration"}
     assert fields["duration"]["selector"]["number"]["min"] == 1
     assert descriptions[SERVICE_SNAPSHOT]["fields"] == {}
+    assert set(descriptions["trigger"]["fields"]) == {"label", "message"}
 
 
 async def test_save_clip_when_the_entry_is_not_loaded(

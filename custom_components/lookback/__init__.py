@@ -11,6 +11,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.typing import ConfigType
 
 from . import repairs
+from .camera_hub import entity_unique_id
 from .const import CONF_CAMERA_ID, CONF_MAIL_ADDRESS, CONF_WEBHOOK_ID, DOMAIN, SUBENTRY_CAMERA
 from .data import LookbackConfigEntry, LookbackData
 from .entity import nvr_device_info
@@ -85,9 +86,14 @@ async def async_migrate_entry(hass: HomeAssistant, entry: LookbackConfigEntry) -
             hass.config_entries.async_update_subentry(entry, subentry, data=data)
         # The alert sensor was created disabled while nothing fed it: it works now.
         registry = er.async_get(hass)
+        alert_ids = {
+            entity_unique_id(subentry.data[CONF_CAMERA_ID], "alert")
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_CAMERA
+        }
         for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
             if (
-                entity.unique_id.endswith("_alert")
+                entity.unique_id in alert_ids
                 and entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
             ):
                 registry.async_update_entity(entity.entity_id, disabled_by=None)

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import ClientError, web
 from homeassistant.components import webhook
 from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
@@ -31,7 +31,6 @@ from .const import (
     DOMAIN,
     EVENT_ALERT,
 )
-from .core.alerts.mail import MailKind
 from .core.alerts.onvif import OnvifError, OnvifEvent, OnvifSubscriber
 from .core.frames import image_as_jpeg
 from .core.models import Trigger
@@ -68,6 +67,24 @@ class Alert:
     snapshots: tuple[str, ...] = ()  # stored pictures that came with it (paths)
 
 
+def mail_alert(mail: MailAlert, received: float, peer: str, snapshots: tuple[str, ...]) -> Alert:
+    """The alert an alarm mail raises: its time is when it arrived, its label the event type."""
+    return Alert(
+        source="smtp",
+        time=received,
+        label=mail.event_type,
+        message=_trim(f"{mail.subject}\n{mail.text}" if mail.text else mail.subject),
+        data={
+            "subject": mail.subject,
+            "sender": mail.sender,
+            "vendor": mail.vendor,
+            "channel": mail.channel,
+            "peer": peer,
+        },
+        snapshots=snapshots,
+    )
+
+
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
@@ -98,6 +115,7 @@ class CameraAlerts:
         self.counts: dict[str, int] = {}
         self._hold_timer: CALLBACK_TYPE | None = None
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._stopped = False
 
     @property
     def on(self) -> bool:
@@ -116,6 +134,7 @@ class CameraAlerts:
                 self.webhook_id,
                 self._async_handle_webhook,
                 allowed_methods=WEBHOOK_METHODS,
+                local_only=True,  # cameras are on the LAN; not reachable through the cloud
             )
             self._unsubscribe.append(self._unregister_webhook)
         if self.trigger_entities:
@@ -132,7 +151,8 @@ class CameraAlerts:
             webhook.async_unregister(self.hass, self.webhook_id)
 
     async def async_stop(self) -> None:
-        """Stop listening; the sensor goes off."""
+        """Stop listening; the sensor goes off. Alerts that still arrive are dropped."""
+        self._stopped = True
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -145,6 +165,9 @@ class CameraAlerts:
     @callback
     def async_alert(self, alert: Alert) -> LookbackEvent | None:
         """Trigger a clip, hold the sensor on, fire ``lookback_alert``; returns the event."""
+        if self._stopped:  # the camera restarted or went away while this alert was on its way
+            _LOGGER.debug("%s: %s alert after stop dropped", self._camera.name, alert.source)
+            return None
         camera = self._camera
         data = dict(alert.data)
         if alert.message:
@@ -196,34 +219,7 @@ class CameraAlerts:
 
     # Sources ---------------------------------------------------------------------------
 
-    async def async_mail(self, mail: MailAlert, received: float, peer: str) -> None:
-        """An alert mail for this camera: its pictures are stored first, then it triggers.
-
-        The trigger keeps the time the mail arrived, so saving pictures costs no pre-roll.
-        Mails that only say an alarm ended, or test and health mails, make no clip.
-        """
-        if mail.kind is not MailKind.ALARM:
-            _LOGGER.debug("%s: %s mail from %s makes no clip", self._camera.name, mail.kind, peer)
-            return
-        snapshots = await self._async_store_pictures(mail, received)
-        self.async_alert(
-            Alert(
-                source="smtp",
-                time=received,
-                label=mail.event_type,
-                message=_trim(mail.subject if not mail.text else f"{mail.subject}\n{mail.text}"),
-                data={
-                    "subject": mail.subject,
-                    "sender": mail.sender,
-                    "vendor": mail.vendor,
-                    "channel": mail.channel,
-                    "peer": peer,
-                },
-                snapshots=snapshots,
-            )
-        )
-
-    async def _async_store_pictures(self, mail: MailAlert, received: float) -> tuple[str, ...]:
+    async def async_store_pictures(self, mail: MailAlert, received: float) -> tuple[str, ...]:
         """The mail's JPEG / PNG pictures as the camera's snapshots (PNG becomes JPEG)."""
         store = self._camera.store
         stored: list[str] = []
@@ -290,12 +286,18 @@ class CameraAlerts:
         """A camera's HTTP notification: ``label`` / ``message`` from JSON, form or query."""
         del hass, webhook_id
         fields: dict[str, Any] = dict(request.query)
-        body = await request.content.read(WEBHOOK_BODY_LIMIT)
+        if (request.content_length or 0) > WEBHOOK_BODY_LIMIT:
+            return web.Response(status=413, text="body too large")
+        try:
+            body = (await request.read())[:WEBHOOK_BODY_LIMIT]
+        except (ClientError, ConnectionError) as err:  # the camera hung up mid-body
+            _LOGGER.debug("%s: webhook body not read: %s", self._camera.name, err)
+            return web.Response(status=400, text="body not read")
         text = body.decode("utf-8", "replace").strip()
         if text.startswith("{"):
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except ValueError, RecursionError:  # not JSON after all: kept as the message
                 parsed = None
             if isinstance(parsed, dict):
                 fields |= parsed

@@ -144,6 +144,18 @@ class CameraHub(Listeners):
         for entity in list(self.entities):
             await entity.async_remove()
         await self._hub.nvr.async_remove_camera(self.camera_id)
+        self.pipeline = None
+
+    async def async_apply_alert_settings(self, subentry: ConfigSubentry) -> None:
+        """Only alert settings changed: restart the alert sources, not the stream.
+
+        The pre-roll ring, an open clip and motion detection go on untouched.
+        """
+        await self.alerts.async_stop()
+        self.subentry_data = dict(subentry.data)
+        self.alerts = CameraAlerts(self, subentry.data)
+        await self.alerts.async_start()
+        self.async_notify()
 
     def _cancel_first_stats(self) -> None:
         if self._first_stats is not None:
@@ -194,6 +206,8 @@ class CameraHub(Listeners):
         self, trigger: Trigger, post_roll: float | None = None, pre_roll: float | None = None
     ) -> Event | None:
         """Start or extend an event; None when recording is switched off (logged)."""
+        if self._stopped:  # a trigger that reached a camera being restarted or removed
+            return None
         if not self.recording_enabled or self.pipeline is None:
             _LOGGER.info(
                 "%s: recording is off, %s trigger makes no clip", self.name, trigger.source

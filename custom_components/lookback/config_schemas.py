@@ -250,12 +250,15 @@ def alerts_schema() -> probatio.Schema:
                 )
             ),
             probatio.Optional(CONF_TRIGGER_ENTITIES): EntitySelector(
-                EntitySelectorConfig(multiple=True)
+                EntitySelectorConfig(multiple=True, domain=list(TRIGGER_ENTITY_DOMAINS))
             ),
             probatio.Required(CONF_ALERT_HOLD): _seconds(600, minimum=1),
         }
     )
 
+
+# Entities whose state turns "on": what a trigger entity may be.
+TRIGGER_ENTITY_DOMAINS: Final = ("binary_sensor", "input_boolean", "switch", "light")
 
 # Every ONVIF event kind a user can choose (OTHER is whatever no rule recognises).
 ONVIF_EVENT_CHOICES: Final = tuple(c.value for c in OnvifCategory if c is not OnvifCategory.OTHER)

@@ -6,11 +6,11 @@ figures after each clip and hourly, everything else is pushed by the cameras' hu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -22,6 +22,7 @@ from .camera_config import GB
 from .camera_hub import CameraHub
 from .config_flow import async_start_camera_reauth
 from .const import (
+    ALERT_KEYS,
     CONF_SMTP_ENABLED,
     CONF_STORAGE_MAX_GB,
     CONF_STORAGE_PATH,
@@ -35,11 +36,20 @@ from .listeners import Listeners
 from .mail_server import MailServerHub
 
 if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigSubentry
+
     from .data import LookbackConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = timedelta(hours=1)
+
+
+def _only_alerts_changed(before: Mapping[str, Any], subentry: ConfigSubentry) -> bool:
+    """Whether a subentry's change touches alert settings only (no stream restart needed)."""
+    after = subentry.data
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    return changed <= set(ALERT_KEYS)
 
 
 class LookbackHub(Listeners):
@@ -133,8 +143,14 @@ class LookbackHub(Listeners):
         for camera in list(self.cameras.values()):
             subentry = wanted.get(camera.subentry_id)
             if subentry is None or dict(subentry.data) != camera.subentry_data:
+                if subentry is not None and _only_alerts_changed(camera.subentry_data, subentry):
+                    _LOGGER.debug("%s: alert settings changed, restarting them", camera.name)
+                    await camera.async_apply_alert_settings(subentry)
+                    self._cameras_changed()
+                    continue
                 _LOGGER.debug("%s: camera removed or changed, stopping it", camera.name)
                 del self.cameras[camera.camera_id]
+                self._cameras_changed()  # mail for it is refused from now on
                 await camera.async_remove()
         running = {camera.subentry_id for camera in self.cameras.values()}
         for subentry_id, subentry in wanted.items():
@@ -142,12 +158,15 @@ class LookbackHub(Listeners):
                 camera = CameraHub(self, subentry)
                 self.cameras[camera.camera_id] = camera
                 await camera.async_start()
+                self._cameras_changed()
                 for add in self.entity_adders:
                     add(camera)
         self._reauth_started.clear()  # changed credentials deserve a new reauth if they fail
+        return True
+
+    def _cameras_changed(self) -> None:
         if self.mail_server is not None:
             self.mail_server.cameras_changed()
-        return True
 
     def camera_by_subentry(self, subentry_id: str) -> CameraHub | None:
         """The camera of a subentry."""
