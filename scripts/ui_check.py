@@ -643,6 +643,10 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
+            # A fresh page: the motion dialog, closed with Escape, may still be fading out.
+            page.goto(f"{base}/config/integrations/integration/{DOMAIN}")
+            wait_hass(page)
+            page.wait_for_timeout(1500)
             page.get_by_role("button", name=re.compile("^Configure$")).filter(
                 visible=True
             ).first.click(timeout=10_000)
