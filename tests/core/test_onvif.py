@@ -10,9 +10,11 @@ import socket
 import time
 from types import SimpleNamespace
 from typing import Any
+import weakref
 from xml.etree import ElementTree as ET
 
 import aiohttp
+import onvif.client as onvif_client
 import pytest
 from zeep.exceptions import TransportError
 
@@ -143,6 +145,46 @@ async def subscribe(
         await subscriber.stop()
 
 
+@pytest.fixture
+def connectors(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.TCPConnector]:
+    """Every aiohttp connector onvif-zeep-async makes (one per service client, one for snapshots)."""
+    made: list[aiohttp.TCPConnector] = []
+
+    class RecordingConnector(aiohttp.TCPConnector):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(onvif_client, "TCPConnector", RecordingConnector)
+    return made
+
+
+def connector_timers() -> list[asyncio.TimerHandle]:
+    """Pending keep-alive cleanup timers of aiohttp connectors on the running loop.
+
+    An open connector that pooled a connection has one (for its keep-alive time, 4 s here);
+    HA's test harness fails a test that leaves it behind ("Lingering timer").
+    """
+    timers = []
+    for handle in getattr(asyncio.get_running_loop(), "_scheduled", ()):
+        args = getattr(handle, "_args", None) or ()
+        target = args[0] if args and isinstance(args[0], tuple) and args[0] else None
+        if (
+            not handle.cancelled()
+            and target is not None
+            and isinstance(target[0], weakref.ref)
+            and isinstance(target[0](), aiohttp.BaseConnector)
+        ):
+            timers.append(handle)
+    return timers
+
+
+def assert_all_closed(connectors: list[aiohttp.TCPConnector]) -> None:
+    assert connectors  # the check is not vacuous
+    assert [connector for connector in connectors if not connector.closed] == []
+    assert connector_timers() == []
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -153,7 +195,9 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------ check
 
 
-async def test_check_returns_announced_categories_and_cleans_up(server: OnvifTestServer) -> None:
+async def test_check_returns_announced_categories_and_cleans_up(
+    server: OnvifTestServer, connectors: list[aiohttp.TCPConnector]
+) -> None:
     categories = await async_check_onvif(config_for(server))
     assert categories == (
         "motion",
@@ -167,6 +211,9 @@ async def test_check_returns_announced_categories_and_cleans_up(server: OnvifTes
     assert server.create_count == 1
     assert server.unsubscribe_count == 1
     assert server.live_subscriptions == 0
+    # Snapshots, device management (twice: adjust_time), events, subscription, pull point.
+    assert len(connectors) == 6
+    assert_all_closed(connectors)
 
 
 @pytest.mark.parametrize(
@@ -472,7 +519,7 @@ async def test_camera_ignoring_the_pull_timeout_is_not_hammered(
 
 
 async def test_stop_unsubscribes_and_ends_the_task(
-    server: OnvifTestServer, recorder: Recorder
+    server: OnvifTestServer, recorder: Recorder, connectors: list[aiohttp.TCPConnector]
 ) -> None:
     subscriber = OnvifSubscriber(config_for(server), recorder.on_event, recorder.on_status)
     await subscriber.stop()  # not started: nothing to do
@@ -492,6 +539,79 @@ async def test_stop_unsubscribes_and_ends_the_task(
         if task.get_name().startswith("lookback ONVIF") and not task.done()
     ]
     assert recorder.history == [(True, None)]  # stopping is not an outage
+    assert_all_closed(connectors)
+
+
+async def test_stop_during_the_cleanup_of_an_outage_closes_every_connection(
+    server: OnvifTestServer, recorder: Recorder, connectors: list[aiohttp.TCPConnector]
+) -> None:
+    """The camera goes away; stop() comes while the failed subscription is being cleaned up.
+
+    That cancellation used to cut ONVIFCamera.close() short at its first await, leaving the
+    service clients' connectors (with pooled keep-alive connections) open.
+    """
+    subscriber = OnvifSubscriber(
+        config_for(server), recorder.on_event, recorder.on_status, backoff_initial=60.0
+    )
+    await subscriber.start()
+    assert await recorder.status() == (True, None)
+    await server.stop()  # the held pull is answered, the next one cannot connect
+    connected, error = await recorder.status()
+    assert not connected
+    assert error is not None
+    assert error.kind is OnvifErrorKind.UNREACHABLE
+    async with asyncio.timeout(WAIT):
+        await subscriber.stop()  # at once: the cleanup is under way
+    assert_all_closed(connectors)
+    assert not onvif._CLEANUPS
+
+
+async def test_cancelled_check_closes_every_connection(
+    server: OnvifTestServer, connectors: list[aiohttp.TCPConnector]
+) -> None:
+    """A config flow aborted while the check waits for the camera."""
+    check = asyncio.create_task(async_check_onvif(config_for(server)))
+    await server.wait_for_calls("GetEventProperties", 1)
+    check.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await check
+    assert_all_closed(connectors)
+
+
+async def test_cleanup_goes_on_past_failing_and_hanging_closes(
+    server: OnvifTestServer,
+    connectors: list[aiohttp.TCPConnector],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One service client's close raises, another's never ends: the rest still get closed."""
+    real_close: Any = onvif_client.ONVIFService.close  # not annotated
+
+    async def close(service: Any) -> None:
+        await real_close(service)
+        if service.binding_key[0] == "events":
+            raise RuntimeError("close failed")
+        if service.binding_key[0] == "subscription":
+            await asyncio.Event().wait()  # a socket that never finishes closing
+
+    monkeypatch.setattr(onvif_client.ONVIFService, "close", close)
+    monkeypatch.setattr(onvif, "CLOSE_TIMEOUT", 0.2)
+    started = time.monotonic()
+    assert await async_check_onvif(config_for(server))
+    assert time.monotonic() - started < WAIT
+    assert server.unsubscribe_count == 1
+    assert_all_closed(connectors)
+
+
+async def test_unsubscribe_never_raises() -> None:
+    async def odd_answer() -> None:
+        raise ValueError("not a SOAP envelope")
+
+    async def refused() -> None:
+        raise aiohttp.ClientConnectionError("refused")
+
+    for unsubscribe in (odd_answer, refused):
+        subscription = onvif._Subscription(SimpleNamespace(Unsubscribe=unsubscribe), None)
+        await onvif._unsubscribe(subscription, "cam:80")
 
 
 # ------------------------------------------------------------------------------ pure parts

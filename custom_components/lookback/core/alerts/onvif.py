@@ -24,7 +24,7 @@ HA-free: never import homeassistant here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 import datetime as dt
 from enum import StrEnum
@@ -64,12 +64,17 @@ MIN_PULL: Final = 1  # whole seconds: the shortest PullMessages Timeout we ask f
 PULL_COOLDOWN: Final = 0.5  # seconds between empty pulls of a camera that ignores Timeout
 REQUEST_TIMEOUT: Final = 30.0  # seconds for connect + subscribe, for a Renew, beyond a pull
 UNSUBSCRIBE_TIMEOUT: Final = 3.0
+CLOSE_TIMEOUT: Final = 2.0  # seconds to close the HTTP sessions (waiting for their sockets)
 BACKOFF_INITIAL: Final = 2.0
 BACKOFF_MAX: Final = 300.0
 
 # What the SOAP layer raises for a camera that fails: zeep's Fault, TransportError,
 # XMLParseError..., the library's ONVIFError, aiohttp's connection errors, timeouts.
 SOAP_ERRORS: Final = (ONVIFError, ZeepError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+# Cleanups running (see _close): the loop keeps only weak references to tasks.
+_CLEANUPS: Final[set[asyncio.Task[None]]] = set()
 
 
 class OnvifCategory(StrEnum):
@@ -396,21 +401,68 @@ async def _create_subscription(
 
 
 async def _unsubscribe(subscription: _Subscription, where: str) -> None:
-    """Unsubscribe, best effort: the subscription expires on its own anyway."""
+    """Unsubscribe, best effort: the subscription expires on its own anyway. Never raises.
+
+    Only a cancellation of the caller gets through.
+    """
     try:
         async with asyncio.timeout(UNSUBSCRIBE_TIMEOUT):
             await subscription.manager.Unsubscribe()
     except SOAP_ERRORS as err:
         _LOGGER.debug("%s: Unsubscribe failed (normal if the camera restarted): %s", where, err)
+    except Exception:  # an odd answer: still best effort, and the cleanup must go on
+        _LOGGER.debug("%s: Unsubscribe failed", where, exc_info=True)
+
+
+async def _close_quietly(close: Callable[[], Awaitable[object]], where: str) -> None:
+    try:
+        await close()
+    except Exception:
+        _LOGGER.debug("%s: closing an ONVIF HTTP session failed", where, exc_info=True)
+
+
+async def _close_sessions(camera: Any, where: str) -> None:
+    """Close every aiohttp session (and its connector) of the camera, within CLOSE_TIMEOUT.
+
+    Each service client the library made (device management, events, subscription manager,
+    pull point...) owns a session and a connector that pools keep-alive connections; the
+    camera has one more for snapshots. ``ONVIFCamera.close()`` closes them one after another
+    and stops at the first that fails (or is cancelled), so each service is also closed on its
+    own; closing twice is harmless. A connector is closed as soon as its close starts (the
+    wait is for the sockets), so the time bound leaves none open.
+    """
+    closers = [camera.close, *(service.close for service in list(camera.services.values()))]
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await asyncio.gather(*(_close_quietly(close, where) for close in closers))
+    except TimeoutError:
+        _LOGGER.debug("%s: closing the ONVIF HTTP sessions timed out", where)
+
+
+async def _cleanup(camera: Any, subscription: _Subscription | None, where: str) -> None:
+    if subscription is not None:
+        await _unsubscribe(subscription, where)
+    await _close_sessions(camera, where)
 
 
 async def _close(camera: Any, subscription: _Subscription | None, where: str) -> None:
-    """Unsubscribe if subscribed, then close the camera's HTTP sessions."""
+    """Unsubscribe if subscribed, then close all of the camera's HTTP sessions.
+
+    The cleanup runs in a task of its own, so that a cancellation (``stop()`` while a failed
+    subscription is being cleaned up, a config flow that is aborted) cannot cut it short and
+    leave connectors open: the caller waits for it (it is bounded by UNSUBSCRIBE_TIMEOUT and
+    CLOSE_TIMEOUT), then gets its cancellation. Raises nothing else.
+    """
+    cleanup = asyncio.get_running_loop().create_task(
+        _cleanup(camera, subscription, where), name=f"lookback ONVIF cleanup {where}"
+    )
+    _CLEANUPS.add(cleanup)
+    cleanup.add_done_callback(_CLEANUPS.discard)
     try:
-        if subscription is not None:
-            await _unsubscribe(subscription, where)
-    finally:
-        await camera.close()
+        await asyncio.shield(cleanup)
+    except asyncio.CancelledError:
+        await asyncio.wait([cleanup])  # cancelled again: it finishes on its own
+        raise
 
 
 async def async_check_onvif(
