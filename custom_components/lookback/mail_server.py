@@ -59,7 +59,7 @@ def mail_server_config_from(data: Mapping[str, Any]) -> MailServerConfig:
     username = data.get(CONF_SMTP_USERNAME) or None
     return MailServerConfig(
         host=data.get(CONF_SMTP_HOST) or DEFAULT_SMTP_HOST,
-        port=int(data.get(CONF_SMTP_PORT) or DEFAULT_SMTP_PORT),
+        port=int(data.get(CONF_SMTP_PORT, DEFAULT_SMTP_PORT)),  # tests use 0: any free port
         max_bytes=round(float(data.get(CONF_SMTP_MAX_MB) or DEFAULT_SMTP_MAX_MB) * MB),
         username=username,
         password=(data.get(CONF_SMTP_PASSWORD) or None) if username else None,
