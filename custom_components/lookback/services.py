@@ -123,11 +123,15 @@ async def _async_save_clip(call: ServiceCall) -> ServiceResponse:
             # The event's first clip has the event's id (later parts add -2, -3, ...).
             "media_content_id": clip_media_content_id(camera.camera_id, event.event_id),
         }
+    return _events_response(call, events)
+
+
+def _events_response(call: ServiceCall, events: dict[str, Any]) -> ServiceResponse:
+    """``events`` by camera entity; one camera's also at the top (``{{ result.event_id }}``)."""
     if not call.return_response:
         return None
     response: dict[str, Any] = {"events": events}
-    if len(events) == 1:
-        # One camera (the usual case): templates can say {{ result.event_id }}.
+    if len(events) == 1:  # the usual case
         response |= next(iter(events.values()))
     return response
 
@@ -157,12 +161,7 @@ async def _async_trigger(call: ServiceCall) -> ServiceResponse:
             if event
             else None,
         }
-    if not call.return_response:
-        return None
-    response: dict[str, Any] = {"events": events}
-    if len(events) == 1:
-        response |= next(iter(events.values()))
-    return response
+    return _events_response(call, events)
 
 
 async def _async_snapshot(call: ServiceCall) -> ServiceResponse:
