@@ -11,14 +11,12 @@ import time
 from types import SimpleNamespace
 from typing import Any
 import weakref
-from xml.etree import ElementTree as ET
 
 import aiohttp
 import onvif.client as onvif_client
 import pytest
-from zeep.exceptions import TransportError
 
-from custom_components.lookback.core.alerts import onvif
+from custom_components.lookback.core.alerts import onvif, onvif_connection
 from custom_components.lookback.core.alerts.onvif import (
     DEFAULT_CATEGORIES,
     OnvifCategory,
@@ -27,12 +25,7 @@ from custom_components.lookback.core.alerts.onvif import (
     OnvifErrorKind,
     OnvifEvent,
     OnvifSubscriber,
-    announced_categories,
     async_check_onvif,
-    category_for,
-    event_from_message,
-    state_of,
-    to_onvif_error,
 )
 from tests.sim.onvif_server import TOPICS, OnvifTestServer
 
@@ -474,7 +467,7 @@ async def test_unexpected_failure_is_reported_and_retried(
     recorder: Recorder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = onvif._create_subscription
+    real = onvif_connection.create_subscription
     calls = 0
 
     async def flaky(*args: Any) -> Any:
@@ -484,7 +477,7 @@ async def test_unexpected_failure_is_reported_and_retried(
             raise RuntimeError("a bug")
         return await real(*args)
 
-    monkeypatch.setattr(onvif, "_create_subscription", flaky)
+    monkeypatch.setattr(onvif, "create_subscription", flaky)  # the name the subscriber calls
     await subscribe(server, connected=False)
     connected, error = await recorder.status()
     assert not connected
@@ -563,7 +556,7 @@ async def test_stop_during_the_cleanup_of_an_outage_closes_every_connection(
     async with asyncio.timeout(WAIT):
         await subscriber.stop()  # at once: the cleanup is under way
     assert_all_closed(connectors)
-    assert not onvif._CLEANUPS
+    assert not onvif_connection._CLEANUPS
 
 
 async def test_cancelled_check_closes_every_connection(
@@ -594,7 +587,7 @@ async def test_cleanup_goes_on_past_failing_and_hanging_closes(
             await asyncio.Event().wait()  # a socket that never finishes closing
 
     monkeypatch.setattr(onvif_client.ONVIFService, "close", close)
-    monkeypatch.setattr(onvif, "CLOSE_TIMEOUT", 0.2)
+    monkeypatch.setattr(onvif_connection, "CLOSE_TIMEOUT", 0.2)
     started = time.monotonic()
     assert await async_check_onvif(config_for(server))
     assert time.monotonic() - started < WAIT
@@ -610,137 +603,11 @@ async def test_unsubscribe_never_raises() -> None:
         raise aiohttp.ClientConnectionError("refused")
 
     for unsubscribe in (odd_answer, refused):
-        subscription = onvif._Subscription(SimpleNamespace(Unsubscribe=unsubscribe), None)
-        await onvif._unsubscribe(subscription, "cam:80")
+        subscription = onvif_connection.Subscription(SimpleNamespace(Unsubscribe=unsubscribe), None)
+        await onvif_connection.unsubscribe(subscription, "cam:80")
 
 
-# ------------------------------------------------------------------------------ pure parts
-
-
-@pytest.mark.parametrize(
-    ("topic", "items", "name", "expected"),
-    [
-        (CELL, ["IsMotion"], "Cell Motion Detection", OnvifCategory.CELL_MOTION),
-        ("tns1:VideoSource/MotionAlarm", ["State"], None, OnvifCategory.MOTION),
-        ("tns1:RuleEngine/CellMotionDetector/People", ["IsPeople"], None, OnvifCategory.PERSON),
-        (
-            "tns1:RuleEngine/TPSmartEventDetector/TPSmartEvent",
-            ["IsVehicle"],
-            None,
-            OnvifCategory.VEHICLE,
-        ),
-        ("tns1:RuleEngine/CellMotionDetector/Tamper", ["IsTamper"], None, OnvifCategory.TAMPER),
-        (
-            "tns1:RuleEngine/LineCrossDetector/LineCross",
-            ["IsLineCross"],
-            None,
-            OnvifCategory.LINE_CROSSING,
-        ),
-        (
-            "tns1:RuleEngine/CellMotionDetector/Intrusion",
-            ["IsIntrusion"],
-            None,
-            OnvifCategory.FIELD_DETECTION,
-        ),
-        ("tns1:UserAlarm/IVA/HumanShapeDetect", ["State"], None, OnvifCategory.PERSON),
-        (
-            "tnsaxis:CameraApplicationPlatform/VMD/Camera1Profile1",
-            ["active"],
-            None,
-            OnvifCategory.MOTION,
-        ),
-        ("tns1:VideoSource/ImageTooDark/ImagingService", ["State"], None, OnvifCategory.OTHER),
-        (
-            "tns1:Device/Trigger/DigitalInput",
-            ["LogicalState"],
-            "Digital Input",
-            OnvifCategory.OTHER,
-        ),
-        ("tns1:Monitoring/NetworkInterface/LinkDown", ["State"], None, OnvifCategory.OTHER),
-    ],
-)
-def test_category_rules(
-    topic: str, items: list[str], name: str | None, expected: OnvifCategory
-) -> None:
-    assert category_for(topic, items, name) is expected
-
-
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        ({"IsMotion": "true"}, True),
-        ({"IsMotion": "false"}, False),
-        ({"State": "1"}, True),
-        ({"LogicalState": "inactive"}, False),
-        ({"ObjectId": "0"}, True),  # a pulse: a crossing, not "off"
-        ({"Level": "3", "Alarm": "false"}, False),
-        ({}, True),
-    ],
-)
-def test_state_of(data: dict[str, str], expected: bool) -> None:
-    assert state_of(data) is expected
-
-
-def _message(topic: Any, payload: Any) -> SimpleNamespace:
-    return SimpleNamespace(
-        Topic=SimpleNamespace(_value_1=topic), Message=SimpleNamespace(_value_1=payload)
-    )
-
-
-def _item_list(**items: str | None) -> SimpleNamespace:
-    return SimpleNamespace(
-        SimpleItem=[SimpleNamespace(Name=name, Value=value) for name, value in items.items()]
-    )
-
-
-async def test_event_from_odd_messages() -> None:
-    assert await event_from_message(_message(None, None), 1.0) is None
-    assert await event_from_message(_message("  ", None), 1.0) is None
-    # A known topic whose payload the parser cannot read (no Source): our rules still apply.
-    broken = _message(CELL, SimpleNamespace(Source=None, Data=_item_list(IsMotion="false")))
-    event = await event_from_message(broken, 2.0)
-    assert event is not None
-    assert (event.category, event.active, event.source, event.time) == (
-        OnvifCategory.CELL_MOTION,
-        False,
-        {},
-        2.0,
-    )
-    valueless = _message(
-        "tns1:Vendor/Thing", SimpleNamespace(Source=_item_list(Source=None), Data=None)
-    )
-    event = await event_from_message(valueless, 3.0)
-    assert event is not None
-    assert (event.source, event.data, event.active) == ({"Source": ""}, {}, True)
-
-
-def test_announced_categories_walks_the_topic_tree() -> None:
-    tt, wstop, tns1 = (
-        "http://www.onvif.org/ver10/schema",
-        "http://docs.oasis-open.org/wsn/t-1",
-        onvif.TNS1_NAMESPACE,
-    )
-    rule_engine = ET.Element(f"{{{tns1}}}RuleEngine")
-    rule_engine.append(ET.Comment("vendors leave comments"))
-    detector = ET.SubElement(rule_engine, "MyRuleDetector")
-    topic = ET.SubElement(detector, "SmartThing", {f"{{{wstop}}}topic": "true"})
-    description = ET.SubElement(topic, f"{{{tt}}}MessageDescription")
-    ET.SubElement(
-        ET.SubElement(description, f"{{{tt}}}Data"),
-        f"{{{tt}}}SimpleItemDescription",
-        Name="IsPeople",
-    )
-    ET.SubElement(
-        ET.SubElement(description, f"{{{tt}}}Source"),
-        f"{{{tt}}}SimpleItemDescription",
-        Name="LineCrossRule",
-    )
-    vendor = ET.Element("{http://www.axis.com/2009/event/topics}CameraApplicationPlatform")
-    ET.SubElement(ET.SubElement(vendor, "VMD"), "Camera1Profile1", {f"{{{wstop}}}topic": "true"})
-    not_a_topic = ET.Element(f"{{{tns1}}}Vehicle")  # no wstop:topic="true"
-    topic_set = SimpleNamespace(_value_1=[rule_engine, vendor, not_a_topic])
-    assert announced_categories(topic_set) == ("motion", "person")
-    assert announced_categories(None) == ()
+# ------------------------------------------------------------------------------ renewal time
 
 
 def test_lifetime_from_the_camera_times() -> None:
@@ -752,28 +619,3 @@ def test_lifetime_from_the_camera_times() -> None:
     past = SimpleNamespace(CurrentTime=utc, TerminationTime=utc - dt.timedelta(seconds=1))
     assert onvif._lifetime(past, 600.0) == 600.0
     assert onvif._lifetime(None, 600.0) == 600.0
-
-
-_TRANSPORT_ERROR: Any = TransportError  # zeep's constructor is not annotated
-
-
-@pytest.mark.parametrize(
-    ("error", "kind"),
-    [
-        (TimeoutError(), OnvifErrorKind.TIMEOUT),
-        (_TRANSPORT_ERROR("x", status_code=401), OnvifErrorKind.AUTH_FAILED),
-        (_TRANSPORT_ERROR("x", status_code=404), OnvifErrorKind.UNKNOWN),
-        (aiohttp.ClientConnectionError("reset"), OnvifErrorKind.UNREACHABLE),
-        (ConnectionRefusedError(), OnvifErrorKind.UNREACHABLE),
-        (ValueError(f"odd answer for {USER}:{PASSWORD}"), OnvifErrorKind.UNKNOWN),
-    ],
-)
-def test_error_kinds_and_redaction(error: Exception, kind: OnvifErrorKind) -> None:
-    config = OnvifConfig("cam.local", 8000, USER, PASSWORD)
-    converted = to_onvif_error(error, config)
-    assert converted.kind is kind
-    assert str(converted).startswith("ONVIF cam.local:8000: ")
-    assert PASSWORD not in str(converted)
-    assert USER not in str(converted)
-    assert to_onvif_error(converted, config) is converted
-    assert PASSWORD not in repr(config)

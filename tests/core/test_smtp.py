@@ -35,10 +35,9 @@ from custom_components.lookback.core.alerts.smtp import (
     MailDelivery,
     MailServerConfig,
     RejectReason,
-    _peer_ip,
-    _RateLimiter,
-    _Session,
 )
+from custom_components.lookback.core.alerts.smtp_handler import _RateLimiter
+from custom_components.lookback.core.alerts.smtp_protocol import _peer_ip, _Session
 from custom_components.lookback.core.alerts.tls import (
     CERT_FILE,
     KEY_FILE,

@@ -14,333 +14,41 @@ threaded ``Controller``), made lenient for what camera firmware is known to do:
   uploading large snapshots is not cut off in the middle of DATA.
 - A mail is committed when its data is complete: a camera that drops the connection right
   after the final dot (instead of QUIT) still gets its mail delivered.
+
+This module is the server (listening, sessions, AUTH check, parsing and delivery, counters).
+The protocol subclass and its fixes are in ``smtp_protocol``, the handler hooks and the rate
+limit in ``smtp_handler``, the public dataclasses in ``smtp_types`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 import hmac
 import logging
 import ssl
 import time
-from typing import Any, AnyStr, override
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from .mail import MailAlert, MailKind, parse_mail
+from .mail import MailKind, parse_mail
 from .routing import MailRouter
+from .smtp_handler import _Handler, _RateLimiter
+from .smtp_protocol import _CameraSMTP, _peer_ip
+from .smtp_types import MailCallback, MailDelivery, MailServerConfig, MailServerStats, RejectReason
+
+__all__ = [
+    "AlertMailServer",
+    "MailCallback",
+    "MailDelivery",
+    "MailServerConfig",
+    "MailServerStats",
+    "RejectReason",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 IDENT = "Lookback alert mail"
-MIN_LINE_LIMIT = 1001  # RFC 5321: 998 octets, CRLF and a transparency dot
-UNANSWERED_SLACK = 64 * 1024  # commands and dot-stuffing beyond twice the line limit
-_BUCKETS_PRUNE_AT = 1024  # peers remembered before full (idle) buckets are forgotten
-
-
-class RejectReason(StrEnum):
-    """Why a mail (or an attempt at one) was refused; values are stats keys."""
-
-    UNKNOWN_RECIPIENT = "unknown_recipient"  # 550 5.1.1 at RCPT: no camera has that address
-    NO_CAMERA = "no_camera"  # 550 5.1.1 after DATA: an alarm naming no camera of a DVR
-    TOO_LARGE = "too_large"  # 552 (SIZE or data over max_bytes), 500 for a line over it
-    AUTH_REQUIRED = "auth_required"  # 530 5.7.0: MAIL before a required AUTH
-    AUTH_NEEDS_TLS = "auth_needs_tls"  # 538 5.7.11: AUTH in clear without auth_without_tls
-    AUTH_FAILED = "auth_failed"  # 535 5.7.8: wrong user name or password
-    RATE_LIMITED = "rate_limited"  # 451 4.7.1 at MAIL: the peer sends too fast
-    ERROR = "error"  # 451 4.3.0: a bug while handling the mail (logged)
-
-
-@dataclass(frozen=True, slots=True)
-class MailServerConfig:
-    """How the server listens and whom it lets in."""
-
-    host: str = "0.0.0.0"  # noqa: S104 - cameras are on the LAN
-    port: int = 2525
-    max_bytes: int = 10 * 1024 * 1024
-    username: str | None = None
-    """Set: AUTH (PLAIN or LOGIN) with it and ``password`` is required before MAIL."""
-    password: str | None = None
-    """None with a username: the empty password."""
-    auth_without_tls: bool = False
-    """Allow AUTH in clear: LAN cameras without TLS (else AUTH needs STARTTLS first)."""
-    starttls: bool = False
-    """Offer STARTTLS (the server then needs a ``tls_context``)."""
-    rate_per_minute: int = 60
-    """Mails accepted per peer IP and minute, in bursts of as many; 0: no limit."""
-    idle_timeout: float = 60.0
-    """Seconds without a byte from the client before the session is closed."""
-    hostname: str = "lookback"
-
-    def __post_init__(self) -> None:
-        """Refuse limits that make no sense (a programming error, not a user's setting)."""
-        if self.max_bytes <= 0 or self.rate_per_minute < 0 or self.idle_timeout <= 0:
-            raise ValueError("SMTP max_bytes and idle_timeout must be > 0, rate >= 0")
-
-    @property
-    def auth_required(self) -> bool:
-        """Whether credentials are configured (and so checked)."""
-        return self.username is not None
-
-    @property
-    def auth_impossible(self) -> bool:
-        """AUTH is required but refused in clear, and there is no STARTTLS to get out of it."""
-        return self.auth_required and not (self.starttls or self.auth_without_tls)
-
-
-@dataclass(frozen=True, slots=True)
-class MailDelivery:
-    """An accepted mail that names at least one camera; the caller decides by ``mail.kind``."""
-
-    camera_ids: tuple[str, ...]
-    mail: MailAlert
-    peer: str
-    """The sender's IP address."""
-    received: float
-    """``time.time()`` when the mail's data was complete."""
-
-
-@dataclass(frozen=True, slots=True)
-class MailServerStats:
-    """Counters since the server was made, for diagnostics."""
-
-    accepted: int
-    rejected: dict[str, int]
-    """By ``RejectReason`` value (every reason present)."""
-    by_kind: dict[str, int]
-    """Accepted mails by ``MailKind`` value (every kind present)."""
-    sessions: int
-    """SMTP sessions open now."""
-    listening: bool
-    connections: int = 0
-    """Sessions opened since the server was made."""
-
-
-MailCallback = Callable[[MailDelivery], None]
-
-
-class _RateLimiter:
-    """A token bucket per peer: ``per_minute`` tokens, refilled evenly over a minute."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._capacity = float(per_minute)
-        self._refill = per_minute / 60.0
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # peer -> tokens, at
-
-    def allow(self, peer: str) -> bool:
-        """Take a token for ``peer`` if it has one."""
-        if self._capacity <= 0:
-            return True
-        now = self._clock()
-        tokens, at = self._buckets.get(peer, (self._capacity, now))
-        tokens = min(self._capacity, tokens + (now - at) * self._refill)
-        allowed = tokens >= 1.0
-        self._buckets[peer] = (tokens - 1.0 if allowed else tokens, now)
-        if len(self._buckets) > _BUCKETS_PRUNE_AT:
-            self._prune(now)
-        return allowed
-
-    def _prune(self, now: float) -> None:
-        """Forget peers whose bucket has refilled: they would start full anyway."""
-        full = [
-            peer
-            for peer, (tokens, at) in self._buckets.items()
-            if tokens + (now - at) * self._refill >= self._capacity
-        ]
-        for peer in full:
-            del self._buckets[peer]
-
-
-def _peer_ip(session: Session) -> str:
-    peer: Any = session.peer  # typed str, but it is the socket's (host, port, ...) tuple
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return str(peer)
-
-
-def _reply_text(status: str | bytes) -> str:
-    return status.decode("utf-8", "replace") if isinstance(status, bytes) else status
-
-
-class _Session(Session):
-    """aiosmtpd's session without the deprecation warning it logs on every successful AUTH."""
-
-    @property
-    def login_data(self) -> Any:
-        """The login of a successful AUTH (aiosmtpd still sets it)."""
-        return self._login_data
-
-    @login_data.setter
-    def login_data(self, value: Any) -> None:
-        self._login_data = value
-
-
-class _CameraSMTP(SMTP):
-    """aiosmtpd's SMTP protocol with the leniency and counters cameras need."""
-
-    # The de-facto LOGIN prompts (aiosmtpd sends "User Name\0"); old firmware may look for them.
-    AuthLoginUsernameChallenge = "Username:"
-    AuthLoginPasswordChallenge = "Password:"
-
-    def __init__(self, owner: AlertMailServer, **kwargs: Any) -> None:
-        self._owner = owner
-        # aiosmtpd keeps these on the class: shared by all sessions, cleared by each new one
-        # and grown by every EHLO. Per session instead.
-        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit)
-        # Reolink sends base64 unwrapped: a line may be as long as the mail may be.
-        self.line_length_limit = max(MIN_LINE_LIMIT, owner.config.max_bytes)
-        # Bytes received since our last reply. aiosmtpd keeps every piece of an endless data
-        # line in memory until its end; this bounds what a client can make us hold.
-        self._unanswered = 0
-        self._unanswered_limit = 2 * self.line_length_limit + UNANSWERED_SLACK
-        super().__init__(owner.handler, **kwargs)
-
-    @override
-    def _create_session(self) -> Session:
-        return _Session(self.loop)
-
-    @override
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Register the session (the second call, after STARTTLS, is the same session)."""
-        first = self._original_transport is None
-        super().connection_made(transport)
-        if first and self._handler_coroutine is not None:
-            self._owner.session_started(self._handler_coroutine)
-
-    @override
-    def data_received(self, data: bytes) -> None:
-        """Any byte restarts the idle timeout (also within DATA); a flood closes the session."""
-        self._unanswered += len(data)
-        if self._unanswered > self._unanswered_limit:
-            session = self.session
-            assert session is not None
-            assert self.transport is not None
-            self._owner.reject(
-                RejectReason.TOO_LARGE, _peer_ip(session), f"{self._unanswered} bytes unanswered"
-            )
-            self.transport.close()
-            return
-        self._reset_timeout()
-        super().data_received(data)
-
-    @override
-    async def smtp_HELO(self, hostname: str | None) -> None:
-        """HELO without a name still greets (firmware is not validated)."""
-        await super().smtp_HELO(hostname or "unknown")
-
-    @override
-    async def smtp_EHLO(self, hostname: str | None) -> None:
-        """EHLO without a name still greets."""
-        await super().smtp_EHLO(hostname or "unknown")
-
-    @override
-    async def smtp_AUTH(self, arg: str) -> None:
-        """AUTH after plain HELO too: cameras fall back to HELO and still send AUTH LOGIN."""
-        session = self.session
-        if session is None or not session.host_name or session.extended_smtp:
-            await super().smtp_AUTH(arg)
-            return
-        session.extended_smtp = True
-        try:
-            await super().smtp_AUTH(arg)
-        finally:
-            session.extended_smtp = False
-
-    @override
-    async def check_auth_needed(self, caller_method: str) -> bool:
-        """530 until AUTH when credentials are set; counted once per MAIL."""
-        session = self.session
-        assert session is not None
-        if not self._owner.config.auth_required or session.authenticated:
-            return False
-        if caller_method == "MAIL":
-            self._owner.reject(RejectReason.AUTH_REQUIRED, _peer_ip(session), "MAIL before AUTH")
-        await self.push("530 5.7.0 Authentication required")
-        return True
-
-    @override
-    async def push(self, status: AnyStr) -> None:
-        """Send a reply; count the rejections aiosmtpd answers by itself."""
-        self._unanswered = 0
-        text = _reply_text(status)
-        session = self.session
-        assert session is not None  # made in connection_made, before the greeting
-        if text.startswith(("552", "500 Line too long")):
-            self._owner.reject(RejectReason.TOO_LARGE, _peer_ip(session), text)
-        elif text.startswith("538"):
-            self._owner.reject(RejectReason.AUTH_NEEDS_TLS, _peer_ip(session), text)
-        await super().push(status)
-
-
-class _Handler:
-    """aiosmtpd's handler hooks; the server does the work."""
-
-    def __init__(self, owner: AlertMailServer) -> None:
-        self._owner = owner
-
-    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        hostname: str,
-        responses: list[str],
-    ) -> list[str]:
-        """Advertise PIPELINING: aiosmtpd reads and answers commands strictly in order."""
-        del server, envelope
-        session.host_name = hostname  # this hook's job once it exists
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
-
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        """Rate-limit per peer IP before anything is received."""
-        del server
-        if not self._owner.limiter.allow(_peer_ip(session)):
-            self._owner.reject(RejectReason.RATE_LIMITED, _peer_ip(session), f"from {address!r}")
-            return "451 4.7.1 Too many mails from this address, try again later"
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 2.1.0 OK"
-
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        """Only camera addresses: nothing else is delivered, so nothing is relayed."""
-        del server
-        if not self._owner.router.accepts(address):
-            self._owner.reject(RejectReason.UNKNOWN_RECIPIENT, _peer_ip(session), f"to {address!r}")
-            # The address is not echoed: it may hold bytes that are not UTF-8 (surrogates).
-            return "550 5.1.1 No camera receives mail at this address"
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        """Parse and deliver in a task of its own that a dropped connection does not cancel."""
-        del server
-        raw = envelope.original_content
-        if raw is None:  # pragma: no cover - aiosmtpd sets it before calling this hook
-            raw = envelope.content if isinstance(envelope.content, bytes) else b""
-        task = self._owner.receive(session, tuple(envelope.rcpt_tos), raw)
-        return await asyncio.shield(task)
 
 
 class AlertMailServer:
