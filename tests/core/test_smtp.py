@@ -1001,7 +1001,6 @@ async def test_burst_of_1000_mails_from_8_connections() -> None:
                     sent += 1
             return sent
 
-        started = time.monotonic()
         sent = await asyncio.gather(*(in_thread(partial(client, n)) for n in range(clients)))
         assert sum(sent) == 1000
         subjects = set()
@@ -1012,7 +1011,6 @@ async def test_burst_of_1000_mails_from_8_connections() -> None:
         assert stats.accepted == 1000
         assert stats.by_kind["alarm"] == 1000
         assert stats.connections == clients
-        assert time.monotonic() - started < 30
 
 
 # ------------------------------------------------------------------------------------ tls
