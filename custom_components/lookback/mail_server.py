@@ -80,6 +80,7 @@ class MailServerHub:
         self.server: AlertMailServer | None = None
         self.error: str | None = None  # why it is not listening
         self._retry: CALLBACK_TYPE | None = None
+        self._stopped = False
 
     @property
     def stats(self) -> MailServerStats | None:
@@ -110,8 +111,13 @@ class MailServerHub:
             )
             await server.start()
         except OSError as err:  # ssl.SSLError included
+            if self._stopped:  # the entry unloaded during a retry
+                return
             self._report(err)
             self._retry = async_call_later(self.hass, RETRY_S, self._async_retry)
+            return
+        if self._stopped:  # the entry unloaded while a retry was starting it
+            await server.stop()
             return
         self.server, self.error = server, None
         repairs.async_clear_smtp_not_listening(self.hass)
@@ -134,6 +140,7 @@ class MailServerHub:
 
     async def async_stop(self) -> None:
         """Close the listener and its sessions; no more retries."""
+        self._stopped = True
         if self._retry is not None:
             self._retry()
             self._retry = None
