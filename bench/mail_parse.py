@@ -40,7 +40,6 @@ import os
 from pathlib import Path
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +48,7 @@ from typing import Final
 
 from PIL import Image
 
+from bench.buffering import git_revision
 from custom_components.lookback.core.alerts.mail import MailAlert, parse_mail
 from tests.core.test_mail import HIK_NVR_BODY, attachment, jpeg, multipart, nested, raw_mail
 
@@ -351,20 +351,6 @@ def table(rows: Sequence[Row], cap: float) -> str:
     return "\n".join(lines)
 
 
-def _revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except OSError, subprocess.CalledProcessError:
-        return "unknown"
-    return out.stdout.strip()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every input through both sides and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
@@ -407,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
     print(
-        f"Alert mail parsing, revision {_revision()}, {datetime.now(UTC):%Y-%m-%d}, "
+        f"Alert mail parsing, revision {git_revision()}, {datetime.now(UTC):%Y-%m-%d}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, cap {args.cap:.0f} s, "
         f"best of {args.repeat}\n"
     )

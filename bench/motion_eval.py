@@ -53,7 +53,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 import json
 from pathlib import Path
-import subprocess
 import sys
 import time
 from typing import Final
@@ -62,6 +61,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from bench.buffering import git_revision
 from custom_components.lookback.core.analysis import AnalysisWorker
 from custom_components.lookback.core.frame_feed import FrameFeed
 from custom_components.lookback.core.models import MotionConfig, TimedPacket
@@ -392,20 +392,6 @@ def entry_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def _revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except OSError, subprocess.CalledProcessError:
-        return "unknown"
-    return out.stdout.strip()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 when every goal holds."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
@@ -437,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{clip.name}: clip {made:.1f} s; analysis: {spent}", file=sys.stderr)
     checks = goals(results)
     failed = [name for name, ok, _ in checks if not ok]
-    print(f"Motion detection accuracy, revision {_revision()}, {datetime.now(UTC):%Y-%m-%d}\n")
+    print(f"Motion detection accuracy, revision {git_revision()}, {datetime.now(UTC):%Y-%m-%d}\n")
     main_runs = [r for r in results if not r.stress]
     print(table(main_runs))
     print()
@@ -458,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         data = {
-            "revision": _revision(),
+            "revision": git_revision(),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "runs": [asdict(r) for r in results],
             "goals": [{"goal": n, "ok": ok, "detail": d} for n, ok, d in checks],

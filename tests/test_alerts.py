@@ -76,6 +76,11 @@ def send_mail(port: int, to: str, mail: bytes) -> None:
         client.sendmail("camera@example.com", [to], mail)
 
 
+async def async_setup_yard_with_mail(hass: HomeAssistant, tmp_path: Path) -> MockConfigEntry:
+    """An NVR entry with its SMTP server on and one camera, "yard", that needs no video."""
+    return await async_setup_lookback(hass, tmp_path, {"yard": UNREACHABLE_URL}, **MAIL_SERVER)
+
+
 def mail_port(entry: Any) -> int:
     server = lookback_hub(entry).mail_server
     assert server is not None
@@ -398,12 +403,7 @@ async def test_mail_server_port_in_use_is_a_repair_not_a_failure(
 async def test_mail_counts_reach_sensors_and_unknown_recipients_are_refused(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
-    entry = await async_setup_lookback(
-        hass,
-        tmp_path,
-        {"yard": UNREACHABLE_URL},
-        **MAIL_SERVER,
-    )
+    entry = await async_setup_yard_with_mail(hass, tmp_path)
     try:
         port = mail_port(entry)
         camera = lookback_hub(entry).cameras["yard"]
@@ -520,12 +520,7 @@ async def test_starttls_certificate_that_cannot_be_made_is_a_repair(
 async def test_mail_pictures_png_becomes_jpeg_and_a_broken_one_is_skipped(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
-    entry = await async_setup_lookback(
-        hass,
-        tmp_path,
-        {"yard": UNREACHABLE_URL},
-        **MAIL_SERVER,
-    )
+    entry = await async_setup_yard_with_mail(hass, tmp_path)
     try:
         png = io.BytesIO()
         Image.new("RGB", (32, 24), (0, 90, 200)).save(png, "PNG")
