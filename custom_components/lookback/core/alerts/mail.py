@@ -276,7 +276,10 @@ def _leaves(msg: Message) -> Iterator[Message]:
         elif depth < MAX_DEPTH:
             children = part.get_payload()
             assert isinstance(children, list)  # is_multipart() means a list of parts
-            stack.extend((child, depth + 1) for child in reversed(children))
+            # Typeshed types the list's items loosely (str too, in some environments).
+            stack.extend(
+                (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+            )
 
 
 def _encoded_size(part: Message) -> int:
