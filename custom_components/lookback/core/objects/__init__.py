@@ -1,0 +1,1 @@
+"""Object detection: models, runtimes (local TFLite, remote API), the shared worker, tracking."""
