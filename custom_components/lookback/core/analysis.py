@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from .frames import new_decoder
-from .motion import MotionDetector, analysis_size
+from .motion import MotionDetector, MotionResult, analysis_size
 from .motion_state import MotionPhase, MotionTracker, MotionUpdate
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ _LOGGER = logging.getLogger(__name__)
 IDLE_WAKE_S = 1.0  # without frames (stream down, long GOP) motion still has to run out
 
 UpdateListener = Callable[[MotionUpdate], None]
+# A moving frame, for object detection: the decoded frame and what motion found in it.
+MovingFrameListener = Callable[["VideoFrame", MotionResult], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class AnalysisWorker:
         self.frames_superseded = 0
         self.decode_errors = 0
         self.last_analysis_ms: float | None = None
+        self.on_moving_frame: MovingFrameListener | None = None
+        """Hears each analysed frame that moved (worker thread; must return at once)."""
 
     # Life ------------------------------------------------------------------------------
 
@@ -200,6 +204,8 @@ class AnalysisWorker:
         self._last_analysed = frame_time
         self.last_analysis_ms = round((time.perf_counter() - started) * 1000, 2)
         self._emit(self.tracker.update(result))
+        if result.motion and self.on_moving_frame is not None:
+            self.on_moving_frame(frame, result)
 
     def _emit(self, update: MotionUpdate | None) -> None:
         if update is None:

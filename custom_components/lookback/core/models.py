@@ -29,6 +29,9 @@ class Transport(StrEnum):
     UDP = "udp"
 
 
+OBJECT_SOURCE = "object"
+"""The Trigger source of a detected object (its label is the object's)."""
+
 Point = tuple[float, float]
 """x, y relative to the picture: 0-1 from the left and from the top."""
 
@@ -163,6 +166,18 @@ class Event:
                 best[trigger.label] = max(best.get(trigger.label, 0.0), trigger.score or 0.0)
         return best
 
+    @property
+    def objects(self) -> dict[str, dict[str, Any]]:
+        """Each object label detected in the event: its best score and that detection's box."""
+        best: dict[str, dict[str, Any]] = {}
+        for trigger in self.triggers:
+            if trigger.source != OBJECT_SOURCE or trigger.label is None:
+                continue
+            score = trigger.score or 0.0
+            if trigger.label not in best or score > best[trigger.label]["score"]:
+                best[trigger.label] = {"score": score, "box": trigger.data.get("box")}
+        return best
+
     def as_dict(self) -> dict[str, Any]:
         """Return the event as JSON-ready data."""
         return {
@@ -173,6 +188,7 @@ class Event:
             "pre_roll": self.pre_roll,
             "triggers": [trigger.as_dict() for trigger in self.triggers],
             "labels": self.labels,
+            "objects": self.objects,
         }
 
 

@@ -22,7 +22,7 @@ import av
 from .frames import jpeg_from_keyframe
 from .models import AudioPolicy, ClipInfo, Event, TimedPacket
 from .mp4 import Mp4Writer
-from .recorder_messages import STOP, End, Extend, Live, NewStreams, Start
+from .recorder_messages import STOP, End, Extend, Live, NewStreams, Start, Thumbnail
 from .storage import ClipPaths, ClipStore, clip_id_for
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class _Recording:
     writer: Mp4Writer | None = None
     paths: ClipPaths | None = None
     thumb: TimedPacket | None = None
+    picture: bytes | None = None  # set_thumbnail's JPEG: wins over the keyframe at the trigger
     broken: bool = False  # a write failed: the rest of the event is skipped
     last_packet_at: float = field(default_factory=time.time)
 
@@ -136,6 +137,10 @@ class ClipRecorder:
         """A retrigger moved the event's end."""
         self._queue.put(Extend(event.event_id, event.end_time, event.as_dict()))
 
+    def set_thumbnail(self, event_id: str, jpeg: bytes) -> None:
+        """Use ``jpeg`` as the thumbnail of the event's clips (the best detection, drawn)."""
+        self._queue.put(Thumbnail(event_id, jpeg))
+
     def end_event(self, event: Event) -> None:
         """The event ended: close once packets pass its end time (or none come)."""
         self._queue.put(End(event.event_id))
@@ -200,11 +205,15 @@ class ClipRecorder:
             for timed in item.packets:
                 self._write(rec, timed)
             return rec
-        if rec is None or (isinstance(item, (Extend, End)) and item.event_id != rec.start.event_id):
+        if rec is None or (
+            isinstance(item, (Extend, End, Thumbnail)) and item.event_id != rec.start.event_id
+        ):
             return rec
         if isinstance(item, Extend):
             rec.end_time = max(rec.end_time, item.end_time)
             rec.event = item.event
+        elif isinstance(item, Thumbnail):
+            rec.picture = item.jpeg
         elif isinstance(item, End):
             rec.ended = True
             rec.last_packet_at = time.time()
@@ -350,12 +359,14 @@ class ClipRecorder:
             self.failed_writes += 1
             _LOGGER.error("%s: closing %s failed: %s", self.camera_id, paths.part.name, err)
             return
-        if rec.thumb is not None:
-            try:
+        try:
+            jpeg = rec.picture  # the best detection, drawn; else the keyframe at the trigger
+            if jpeg is None and rec.thumb is not None:
                 jpeg = jpeg_from_keyframe(rec.thumb, self.options.thumbnail_width)
+            if jpeg is not None:
                 self.store.save_thumbnail(paths, jpeg)
-            except (av.error.FFmpegError, OSError, ValueError) as err:
-                _LOGGER.warning("%s: no thumbnail for %s: %s", self.camera_id, paths.mp4.name, err)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            _LOGGER.warning("%s: no thumbnail for %s: %s", self.camera_id, paths.mp4.name, err)
         clip_id = clip_id_for(rec.start.event_id, rec.part)
         info = self._info(
             rec,

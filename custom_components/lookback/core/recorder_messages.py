@@ -44,6 +44,14 @@ class End:
 
 
 @dataclass(frozen=True, slots=True)
+class Thumbnail:
+    """A better picture of the event (its best object detection, drawn): the clip's thumbnail."""
+
+    event_id: str
+    jpeg: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Live:
     """A live packet with its sequence number (to skip what the pre-roll held)."""
 
