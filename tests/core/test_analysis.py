@@ -510,3 +510,124 @@ def test_a_failing_batch_is_logged_and_the_thread_goes_on(
     assert updates.next().phase is MotionPhase.STARTED
     assert "cam: motion analysis failed" in caplog.text
     assert any(record.exc_info for record in caplog.records)
+
+
+# Moving frames for object detection -----------------------------------------------------------
+
+
+class MovingFrames:
+    """An ``on_moving_frame`` listener: the frames and results it heard, and in which thread."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[av.VideoFrame, MotionResult, str]] = []
+        self.heard = threading.Event()
+
+    def __call__(self, frame: av.VideoFrame, result: MotionResult) -> None:
+        self.calls.append((frame, result, threading.current_thread().name))
+        self.heard.set()
+
+
+def spy_results(worker: AnalysisWorker, monkeypatch: pytest.MonkeyPatch) -> list[MotionResult]:
+    """Every result the real detector gives, moving or not, in order."""
+    results: list[MotionResult] = []
+    analyse = worker.detector.analyse
+
+    def recording(grey: Any, time_: float) -> MotionResult:
+        result = analyse(grey, time_)
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(worker.detector, "analyse", recording)
+    return results
+
+
+def test_moving_frames_are_handed_over_with_their_result_and_still_ones_are_not(
+    media: Media, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listener = MovingFrames()
+    worker = make_worker(Updates(), active_fps=5.0)
+    worker.on_moving_frame = listener
+    results = spy_results(worker, monkeypatch)
+    drive(worker, media.packets)
+    moving = [result for result in results if result.motion]
+    still = [result for result in results if not result.motion]
+    assert moving
+    assert still  # the quiet seconds before and after the person
+    # exactly the moving results, each once, in order (the very objects the detector gave)
+    heard = [result for _, result, _ in listener.calls]
+    assert len(heard) == len(moving)
+    assert all(h is m for h, m in zip(heard, moving, strict=True))
+    start_s, end_s = MOTION
+    for frame, result, thread_name in listener.calls:
+        assert thread_name == threading.current_thread().name  # process() ran here
+        assert isinstance(frame, av.VideoFrame)
+        assert (frame.width, frame.height) == (media.clip.width, media.clip.height)
+        # the decoded frame that was analysed, not another one of its batch
+        assert frame.time is not None
+        assert T0 + frame.time == pytest.approx(result.time)
+        assert result.boxes
+        assert start_s <= result.time - T0 < end_s + GOP / FPS
+    # the person is in the frames: while crossing, frames at full rate (five a second) moved
+    assert len(listener.calls) > 5 * (end_s - start_s) // 2
+
+
+def test_keyframe_mode_hands_over_moving_keyframes(media: Media) -> None:
+    listener = MovingFrames()
+    worker = make_worker(Updates(), active_fps=0.0)
+    worker.on_moving_frame = listener
+    drive(worker, media.packets)
+    times = [round(result.time - T0, 3) for _, result, _ in listener.calls]
+    assert times
+    assert all(t == int(t) for t in times)  # keyframes only
+    assert set(times) >= {5.0, 6.0}  # the person is in the middle of the picture
+    assert 0.0 not in times
+    assert [f.key_frame for f, _, _ in listener.calls] == [True] * len(times)
+
+
+def test_without_a_listener_analysis_is_unchanged(media: Media) -> None:
+    quiet_updates, heard_updates = Updates(), Updates()
+    quiet = make_worker(quiet_updates, active_fps=5.0)
+    assert quiet.on_moving_frame is None  # the default
+    heard = make_worker(heard_updates, active_fps=5.0)
+    listener = MovingFrames()
+    heard.on_moving_frame = listener
+    drive(quiet, media.packets)
+    drive(heard, media.packets)
+    assert listener.calls
+    assert quiet_updates.all == heard_updates.all
+    assert quiet.frames_decoded == heard.frames_decoded
+    assert quiet.frames_analysed == heard.frames_analysed
+
+
+def test_clearing_the_listener_stops_the_hand_over_at_once(media: Media) -> None:
+    listener = MovingFrames()
+    worker = make_worker(Updates(), active_fps=5.0)
+    worker.on_moving_frame = listener
+    worker.process([media.key(0)])
+    worker.process(media.gop(5)[:3])
+    heard = len(listener.calls)
+    assert heard == 1  # the newest due frame of the batch
+    worker.on_moving_frame = None  # object detection switched off
+    drive(worker, media.gop(5)[3:] + media.gop(6))
+    assert len(listener.calls) == heard
+    assert worker.tracker.active  # motion itself goes on
+
+
+def test_the_listener_hears_moving_frames_in_the_worker_thread(
+    media: Media, workers: list[AnalysisWorker]
+) -> None:
+    updates = Updates()
+    listener = MovingFrames()
+    worker = make_worker(updates, active_fps=0.0)
+    worker.on_moving_frame = listener
+    worker.process([media.key(0)])  # the quiet scene is the background: not moving
+    assert listener.calls == []
+    start(worker, workers)
+    worker.feed.put(media.key(5))
+    assert listener.heard.wait(TIMEOUT)
+    ((frame, result, thread_name),) = listener.calls
+    assert thread_name == "lookback-analysis-cam"
+    assert result.time == media.key(5).time
+    assert result.motion
+    assert frame.key_frame
+    assert updates.next().phase is MotionPhase.STARTED

@@ -1,11 +1,14 @@
-"""EventTracker: start, extend by retriggers, end after post-roll."""
+"""EventTracker: start, extend by retriggers, end after post-roll; an Event's labels and objects."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 from custom_components.lookback.core.events import EventListeners, EventTracker, new_event_id
-from custom_components.lookback.core.models import Event, Trigger
+from custom_components.lookback.core.models import OBJECT_SOURCE, Event, Trigger
+from custom_components.lookback.core.objects.tracker import object_trigger
+from custom_components.lookback.core.objects.types import Box, Detection
 
 
 class Recorder:
@@ -134,3 +137,45 @@ async def test_extend_moves_the_end_without_a_trigger() -> None:
     assert len(event.triggers) == 1
     assert rec.calls == [("started", event.event_id), ("extended", event.event_id)]
     tracker.close()
+
+
+def test_event_objects_keep_each_labels_best_detection_and_its_box() -> None:
+    def seen(label: str, score: float, box: Box, time: float) -> Trigger:
+        return object_trigger("cam", Detection(label, score, box), time, "motion")
+
+    event = Event("e", "cam", 1.0, 9.0, 5.0)
+    event.triggers += [
+        Trigger("cam", "motion", 1.0),
+        seen("person", 0.71, Box(0.1, 0.2, 0.1, 0.3), 1.2),
+        seen("car", 0.8, Box(0.5, 0.5, 0.3, 0.2), 1.3),
+        seen("person", 0.93, Box(0.4, 0.2, 0.12, 0.35), 2.0),  # the best person
+        seen("person", 0.82, Box(0.6, 0.2, 0.1, 0.3), 3.0),
+        seen("car", 0.8, Box(0.7, 0.5, 0.3, 0.2), 3.5),  # as good, later: the first stays
+        # other sources never count, however sure they are of a label
+        Trigger("cam", "onvif", 2.5, label="person", score=0.99, data={"box": [0, 0, 1, 1]}),
+        Trigger("cam", "smtp", 2.6, label="dog", score=1.0, data={"box": [0, 0, 1, 1]}),
+    ]
+    assert event.objects == {
+        "person": {"score": 0.93, "box": [0.4, 0.2, 0.12, 0.35]},
+        "car": {"score": 0.8, "box": [0.5, 0.5, 0.3, 0.2]},
+    }
+    assert event.labels == {"person": 0.99, "car": 0.8, "dog": 1.0}  # labels take every source
+    data = event.as_dict()
+    assert data["objects"] == event.objects
+    assert json.loads(json.dumps(data))["objects"] == event.objects  # JSON-ready
+
+
+def test_event_objects_of_bare_object_triggers() -> None:
+    event = Event("e", "cam", 1.0, 9.0, 5.0)
+    assert event.objects == {}
+    assert event.as_dict()["objects"] == {}
+    event.triggers += [
+        Trigger("cam", OBJECT_SOURCE, 1.0),  # no label: nothing to name
+        Trigger("cam", OBJECT_SOURCE, 1.1, label="cat"),  # no score, no box
+        Trigger("cam", OBJECT_SOURCE, 1.2, label="cat", score=0.0, data={"box": [0, 0, 1, 1]}),
+        Trigger("cam", OBJECT_SOURCE, 1.3, label="dog", score=0.4, data={"box": [0, 0, 1, 1]}),
+    ]
+    assert event.objects == {
+        "cat": {"score": 0.0, "box": None},  # a score of none is 0, and 0 is not better
+        "dog": {"score": 0.4, "box": [0, 0, 1, 1]},
+    }

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import io
 from pathlib import Path
 import threading
 
+from PIL import Image
 import pytest
 
+from custom_components.lookback.core.frames import jpeg_from_keyframe
 from custom_components.lookback.core.models import ClipInfo, Event, TimedPacket, Trigger
 from custom_components.lookback.core.recorder import ClipRecorder, RecorderOptions
 from custom_components.lookback.core.ring import GopRing
@@ -157,3 +160,126 @@ def test_thumbnail_failure_still_saves_the_clip(
     (clip,) = h.clips
     assert clip.thumbnail is None
     assert "no thumbnail" in caplog.text
+
+
+# set_thumbnail: the best detection, drawn, instead of the keyframe at the trigger --------------
+
+
+def drawn_detection() -> bytes:
+    """A JPEG unlike any frame of the generated clips (as camera_objects would draw one)."""
+    out = io.BytesIO()
+    Image.new("RGB", (160, 90), (200, 30, 30)).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def thumbnail_of(root: Path, clip: ClipInfo) -> bytes:
+    assert clip.thumbnail is not None
+    return (root / clip.thumbnail).read_bytes()
+
+
+def keyframe_at(packets: list[TimedPacket], time: float) -> TimedPacket:
+    (key,) = [p for p in packets if p.is_video and p.is_keyframe and p.time == time]
+    return key
+
+
+def test_set_thumbnail_makes_the_clips_thumbnail_exactly_that_jpeg(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    packets = timed_packets(media_dir, seconds=3, fps=10, gop_seconds=1)
+    picture = drawn_detection()
+    h = Harness(tmp_path)
+    h.recorder.on_streams([packets[0].stream])
+    for p in packets[:14]:
+        h.recorder.on_packet(p)
+    h.recorder.start_event(event("aaa", T0 + 1.3, T0 + 2.5, pre_roll=0.5))
+    h.recorder.set_thumbnail("aaa", picture)
+    for p in packets[14:]:
+        h.recorder.on_packet(p)
+    h.recorder.stop()
+    h.wait()
+    (clip,) = h.clips
+    assert thumbnail_of(tmp_path, clip) == picture
+    assert picture != jpeg_from_keyframe(keyframe_at(packets, T0 + 1.0))
+    # the video is as without it: from the keyframe before trigger - pre-roll to the end
+    assert inspect_clip(tmp_path / clip.path).video_packets == len(packets)
+
+
+def test_set_thumbnail_for_another_event_leaves_the_keyframe_thumbnail(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    packets = timed_packets(media_dir, seconds=3, fps=10, gop_seconds=1)
+    h = Harness(tmp_path)
+    h.recorder.on_streams([packets[0].stream])
+    for p in packets[:14]:
+        h.recorder.on_packet(p)
+    h.recorder.start_event(event("aaa", T0 + 1.3, T0 + 2.5, pre_roll=0.5))
+    h.recorder.set_thumbnail("zzz", drawn_detection())  # an older event's detection
+    for p in packets[14:]:
+        h.recorder.on_packet(p)
+    h.recorder.stop()
+    h.wait()
+    (clip,) = h.clips
+    # the keyframe nearest the trigger (1.0 s, not 0.0 or 2.0 s), as the recorder encodes it
+    expected = jpeg_from_keyframe(keyframe_at(packets, T0 + 1.0), RecorderOptions().thumbnail_width)
+    assert thumbnail_of(tmp_path, clip) == expected
+
+
+def test_set_thumbnail_needs_no_keyframe_picture(
+    tmp_path: Path, media_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The drawn detection wins outright: the keyframe is not even encoded (it would fail)."""
+    packets = timed_packets(media_dir, seconds=3, fps=10, gop_seconds=1)
+    picture = drawn_detection()
+    h = Harness(tmp_path, RecorderOptions(thumbnail_width=0))  # a keyframe JPEG would fail
+    h.recorder.on_streams([packets[0].stream])
+    for p in packets:
+        h.recorder.on_packet(p)
+    h.recorder.start_event(event("aaa", T0 + 1.5, T0 + 1.6, pre_roll=0.5))
+    h.recorder.set_thumbnail("aaa", picture)
+    h.recorder.stop()
+    h.wait()
+    (clip,) = h.clips
+    assert thumbnail_of(tmp_path, clip) == picture
+    assert "no thumbnail" not in caplog.text
+
+
+def test_a_detection_after_the_end_still_counts_until_the_clip_closes(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    packets = timed_packets(media_dir, seconds=4, fps=10, gop_seconds=1)
+    picture = drawn_detection()
+    h = Harness(tmp_path)
+    h.recorder.on_streams([packets[0].stream])
+    for p in packets[:12]:
+        h.recorder.on_packet(p)
+    ev = event("aaa", T0 + 1.1, T0 + 1.5, pre_roll=0.5)
+    h.recorder.start_event(ev)
+    h.recorder.end_event(ev)
+    h.recorder.set_thumbnail("aaa", picture)  # the detector answered a little late
+    for p in packets[12:]:  # the clip closes at the first packet past the end
+        h.recorder.on_packet(p)
+    h.wait()
+    h.recorder.stop()
+    (clip,) = h.clips
+    assert clip.end_time <= T0 + 1.6
+    assert thumbnail_of(tmp_path, clip) == picture
+
+
+def test_a_later_set_thumbnail_replaces_an_earlier_one_and_applies_to_every_part(
+    tmp_path: Path, media_dir: Path
+) -> None:
+    packets = timed_packets(media_dir, seconds=5, fps=10, gop_seconds=1)
+    first, better = drawn_detection(), b"\xff\xd8 a better detection"
+    h = Harness(tmp_path, RecorderOptions(max_clip_seconds=2.0))
+    h.recorder.on_streams([packets[0].stream])
+    for p in packets[:12]:
+        h.recorder.on_packet(p)
+    h.recorder.start_event(event("aaa", T0 + 1.1, T0 + 100, pre_roll=0.5))
+    h.recorder.set_thumbnail("aaa", first)
+    h.recorder.set_thumbnail("aaa", better)
+    for p in packets[12:]:
+        h.recorder.on_packet(p)
+    h.recorder.stop()
+    h.wait(3)
+    assert [c.part for c in h.clips] == [1, 2, 3]
+    assert [thumbnail_of(tmp_path, c) for c in h.clips] == [better] * 3

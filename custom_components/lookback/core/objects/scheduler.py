@@ -39,7 +39,7 @@ class CameraDetection:
         self.config = config
         self._submit = submit
         self._lock = threading.Lock()
-        self._last_motion_request: float | None = None
+        self._due: float | None = None  # frame time of the next moving frame to send
         self.requested = 0
         self.skipped = 0
         """Moving frames not sent because the camera's ``fps`` was reached."""
@@ -54,14 +54,27 @@ class CameraDetection:
         if not self.config.enabled or not result.boxes:
             return
         with self._lock:
-            last = self._last_motion_request
-            if last is not None and result.time - last < 0.95 / max(self.config.fps, 0.01):
+            if not self._take_slot(result.time):
                 self.skipped += 1
                 return
-            self._last_motion_request = result.time
         boxes = [Box(b.x, b.y, b.width, b.height) for b in result.boxes]
         region = square_region(boxes, frame.width, frame.height, min_side_px=MIN_CROP_SIDE_PX)
         self._send(FramePicture(frame), region, result.time, "motion")
+
+    def _take_slot(self, time: float) -> bool:
+        """Whether a moving frame at ``time`` may go: at most ``fps`` a second on average.
+
+        Slots follow each other at 1/fps, so a frame a little early (5 % of the period: frame
+        timing jitters) does not drift the rate up; after a gap, or when the clock stepped
+        back, the slots start again from this frame.
+        """
+        period = 1.0 / max(self.config.fps, 0.01)
+        due = self._due
+        if due is not None and due - 2 * period < time < due - 0.05 * period:
+            return False
+        on_time = due is not None and abs(time - due) < period
+        self._due = (due if on_time and due is not None else time) + period
+        return True
 
     def still(self, picture: Picture, time: float, reason: str) -> bool:
         """Detect in a whole picture now (alert, interval, snapshot); False if one was dropped."""
@@ -70,7 +83,8 @@ class CameraDetection:
         return self._send(picture, FULL_FRAME, time, reason)
 
     def _send(self, picture: Picture, region: Box, time: float, reason: str) -> bool:
-        self.requested += 1
+        with self._lock:  # moving frames come from the analysis thread, stills from the loop
+            self.requested += 1
         return self._submit(
             DetectionRequest(
                 camera_id=self.camera_id,

@@ -81,7 +81,6 @@ class ObjectConfig:
     """Detections per second at most while something moves."""
     model_path: str | None = None
     """The camera's own .tflite model (labels file beside it); None: the NVR's detector."""
-    labels_path: str | None = None
 
 
 class Picture(Protocol):
