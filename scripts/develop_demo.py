@@ -6,8 +6,8 @@ The records are built by Home Assistant's own ConfigEntry/ConfigSubentry and wra
 ConfigEntryStore would save them, so the format follows the installed HA version.
 
 ``camera --port PORT --media DIR`` serves the simulator's camera (tests/sim) in live mode at
-rtsp://127.0.0.1:PORT/stream1: a 720p H.264 clip with AAC audio and a person walking through
-twice a minute, looped forever. It prints ``READY <url>`` once the server listens and runs until
+rtsp://127.0.0.1:PORT/stream1: a 720p H.264 yard scene (tests/sim/scenes.py) with a person
+walking through twice a minute, looped forever. It prints ``READY <url>`` once the server listens and runs until
 SIGTERM/SIGINT/SIGHUP or until its parent process (scripts/develop, which execs hass) is gone;
 it leaves the terminal's process group so Ctrl-C reaches Home Assistant only.
 """
@@ -100,6 +100,10 @@ def storage_document(config_dir: Path, url: str) -> dict[str, Any]:
         const.CONF_SMTP_AUTH_WITHOUT_TLS: False,
         const.CONF_SMTP_MAX_MB: const.DEFAULT_SMTP_MAX_MB,
         const.CONF_SMTP_RATE: const.DEFAULT_SMTP_RATE,
+        # The bundled COCO model: the walking person turns "Demo camera person" on.
+        const.CONF_DETECTOR: const.DETECTOR_LOCAL,
+        const.CONF_DETECTOR_MODEL: "",
+        const.CONF_DETECTOR_URL: "",
     }
     camera_data = {
         const.CONF_CAMERA_ID: CAMERA_ID,
@@ -179,20 +183,24 @@ def camera(port: int, media_dir: Path) -> int:
 
     sys.path.insert(0, str(ROOT))
     from tests.sim.camera import CameraError, SimulatedCamera
-    from tests.sim.media import make_clip
+    from tests.sim.scenes import Scene, Walk, make_scene
 
     _log(f"demo camera: preparing its clip in {media_dir} (encoded once, then cached)")
-    clip = make_clip(
-        media_dir,
-        codec="h264",
+    # A yard where a person crosses twice a minute, once each way: motion, both zones and
+    # the bundled model's "person" at work.
+    scene = Scene(
+        name="demo-yard",
+        kind="objects",
+        seconds=60.0,
         width=1280,
         height=720,
         fps=10,
-        seconds=60.0,
-        gop_seconds=2.0,
-        motion=((10.0, 18.0), (40.0, 46.0)),
-        audio="aac",
+        walks=(
+            Walk("cameraman", start=10.0, height=0.55, ground=0.9, speed=0.12),
+            Walk("cameraman", start=40.0, height=0.5, ground=0.85, speed=0.15, leftwards=True),
+        ),
     )
+    clip = make_scene(media_dir, scene).as_clip()
     demo = SimulatedCamera(clip, mode="live", port=port)
     try:
         demo.start()

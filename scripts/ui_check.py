@@ -696,6 +696,45 @@ def run(args: argparse.Namespace) -> int:
         except Exception as err:  # noqa: BLE001 - report and go on
             check.fail(f"alarm mail to the SMTP server: {err}")
 
+        print("[ui_check] objects: the camera's objects form, then the person sensor", flush=True)
+        try:
+            page.goto(f"{base}/config/integrations/integration/{DOMAIN}")
+            wait_hass(page)
+            page.wait_for_timeout(1500)
+            page.get_by_role("button", name=re.compile("^Configure$")).filter(
+                visible=True
+            ).first.click(timeout=10_000)
+            page.wait_for_selector("dialog-data-entry-flow", state="attached", timeout=10_000)
+            page.wait_for_timeout(1500)
+            page.get_by_text(menu["objects"]).first.click(timeout=10_000)
+            page.wait_for_timeout(2500)
+            text = " ".join(shot(page, out, "16_object_settings", check).split())
+            labels = [v for v in strings["step"]["objects"]["data"].values() if v not in text]
+            check.expect(not labels, f"the objects form shows every field (missing: {labels})")
+            check.expect("local" in text, "the objects form names the NVR's detector")
+            page.keyboard.press("Escape")
+        except Exception as err:  # noqa: BLE001 - report and go on
+            check.fail(f"camera objects dialog: {err}")
+        person = next(
+            (e["entity_id"] for e in entities if e["entity_id"].endswith("_person")), None
+        )
+        check.expect(person is not None, f"the demo camera has a person sensor: {person}")
+        if person is not None:
+            deadline = time.monotonic() + 75  # the demo's person crosses twice a minute
+            state = None
+            while time.monotonic() < deadline:
+                _status, state, _ = api.request("GET", f"/api/states/{person}")
+                if isinstance(state, dict) and state.get("state") == "on":
+                    break
+                time.sleep(0.5)
+            check.expect(
+                isinstance(state, dict) and state.get("state") == "on",
+                f"the walking person turns {person} on: {state}",
+            )
+            open_more_info(page, person)
+            shot(page, out, "17_person_sensor", check, settle_ms=1000)
+            page.keyboard.press("Escape")
+
         print("[ui_check] Media > Lookback", flush=True)
         found = find_clip(page)
         if found is None:

@@ -36,6 +36,7 @@ from custom_components.lookback.config_schemas import (
     motion_schema,
     nvr_defaults,
     nvr_schema,
+    objects_schema,
 )
 from custom_components.lookback.const import (
     CONF_CAMERA_ID,
@@ -59,11 +60,13 @@ from custom_components.lookback.const import (
     CONF_STORAGE_PATH,
     CONF_TRANSPORT,
     CONF_URL,
+    DETECTOR_CHOICES,
     DOMAIN,
     NAME,
     SUBENTRY_CAMERA,
 )
 from custom_components.lookback.core.errors import SourceError, SourceErrorKind
+from custom_components.lookback.core.objects.errors import DetectorErrorKind
 from custom_components.lookback.core.polygons import PolygonProblem
 from custom_components.lookback.core.probe import ProbeResult
 from custom_components.lookback.flow_probe import PROBE_ERRORS
@@ -121,6 +124,10 @@ def nvr_data(storage: Path, **changes: Any) -> dict[str, Any]:
         "smtp_auth_without_tls": False,
         "smtp_max_mb": 10.0,
         "smtp_rate_per_minute": 60,
+        "detector": "off",
+        "detector_model": "",
+        "detector_url": "",
+        "detector_api_key": "",
     } | changes
 
 
@@ -911,13 +918,23 @@ def test_every_field_error_and_abort_is_translated(hass: HomeAssistant) -> None:
         (camera, "user", camera_schema()),
         (camera, "camera", camera_schema()),
         (camera, "motion", motion_schema()),
+        (camera, "objects", objects_schema(["person"])),
     ]
     for section, step, schema in forms:
         fields = {str(key) for key in schema.schema}
         assert set(section["step"][step]["data"]) == fields, step
         assert set(section["step"][step]["data_description"]) == fields, step
     assert "confirm" in camera["step"]
-    assert set(camera["step"]["reconfigure"]["menu_options"]) == {"camera", "motion", "alerts"}
+    assert set(camera["step"]["reconfigure"]["menu_options"]) == {
+        "camera",
+        "motion",
+        "alerts",
+        "objects",
+    }
+    # Every way a detector can fail has its form error, in the NVR form and the camera form.
+    detector_errors = {f"detector_{kind.value}" for kind in DetectorErrorKind}
+    assert detector_errors <= set(config["error"])
+    assert set(strings["selector"]["detector"]["options"]) == set(DETECTOR_CHOICES)
     assert {f"polygon_{problem.value}" for problem in PolygonProblem} <= set(camera["error"])
     probe_errors = {kind.value for kind in PROBE_ERRORS} | {"unknown"}
     assert probe_errors <= set(config["error"])

@@ -1,4 +1,4 @@
-"""Binary sensor platform: recording, stream connectivity, motion (and per zone), camera alert."""
+"""Binary sensor platform: recording, connectivity, motion (and per zone), alert, objects per label."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .camera_hub import CameraHub, zone_entity_key
+from .camera_objects import object_entity_key
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, add_camera_entities
 
@@ -95,6 +96,7 @@ async def async_setup_entry(
 def _entities_of(camera: CameraHub) -> list[BinarySensorEntity]:
     entities: list[BinarySensorEntity] = [LookbackBinarySensor(camera, d) for d in BINARY_SENSORS]
     entities.extend(ZoneMotionSensor(camera, zone) for zone in camera.zone_names)
+    entities.extend(ObjectSensor(camera, label) for label in camera.objects.labels)
     return entities
 
 
@@ -152,3 +154,42 @@ class ZoneMotionSensor(LookbackCameraEntity, BinarySensorEntity):
         """Whether this zone has motion now."""
         motion = self.camera.motion
         return motion is not None and self.zone in motion.zones
+
+
+class ObjectSensor(LookbackCameraEntity, BinarySensorEntity):
+    """A tracked label (person, car...) in the camera's picture now: on while it is there.
+
+    On once the label was seen in enough consecutive analysed frames; off when it has not
+    been seen for the hold time. ``count`` is how many the latest frame showed, ``score`` the
+    best score since it came.
+    """
+
+    _attr_device_class = BinarySensorDeviceClass.OCCUPANCY
+    _attr_translation_key = "object"
+
+    def __init__(self, camera: CameraHub, label: str) -> None:
+        """Attach to the camera; the unique id carries the label."""
+        super().__init__(camera, BinarySensorEntityDescription(key=object_entity_key(label)))
+        self.label = label
+        self._attr_translation_placeholders = {"label": label}
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while detection runs on a live picture."""
+        return self.camera.objects.available
+
+    @property
+    @override
+    def is_on(self) -> bool:
+        """Whether the label is in the picture now."""
+        return self.camera.objects.state_of(self.label) is not None
+
+    @property
+    @override
+    def extra_state_attributes(self) -> Mapping[str, Any]:
+        """How many, and the best score since the label came."""
+        state = self.camera.objects.state_of(self.label)
+        if state is None:
+            return {"count": 0, "score": None}
+        return {"count": state.count, "score": round(state.best_score, 3)}

@@ -183,6 +183,11 @@ class CameraAlerts:
                 data=data,
             )
         )
+        if camera.objects.enabled:  # label the alert: what is in the picture now?
+            camera.async_background(
+                camera.objects.async_detect_now("alert"),
+                f"lookback {camera.camera_id} alert detection",
+            )
         self.last = alert
         self.counts[alert.source] = self.counts.get(alert.source, 0) + 1
         self._cancel_hold()

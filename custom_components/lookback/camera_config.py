@@ -18,6 +18,16 @@ from .const import (
     CONF_MOTION_MIN_DURATION,
     CONF_MOTION_SENSITIVITY,
     CONF_MOTION_ZONES,
+    CONF_OBJECT_FPS,
+    CONF_OBJECT_INTERVAL,
+    CONF_OBJECT_LABELS,
+    CONF_OBJECT_MASKS,
+    CONF_OBJECT_MAX_AREA,
+    CONF_OBJECT_MIN_AREA,
+    CONF_OBJECT_MIN_FRAMES,
+    CONF_OBJECT_MIN_SCORE,
+    CONF_OBJECT_MODEL,
+    CONF_OBJECTS_ENABLED,
     CONF_ONVIF_EVENTS,
     CONF_ONVIF_HOST,
     CONF_ONVIF_PASSWORD,
@@ -38,6 +48,7 @@ from .const import (
 from .core.alerts.onvif import OnvifCategory, OnvifConfig
 from .core.alerts.routing import MailRoute
 from .core.models import CameraConfig, MotionConfig, Transport
+from .core.objects.types import ObjectConfig
 from .core.polygons import parse_masks, parse_zones
 from .core.urls import with_credentials
 
@@ -74,6 +85,28 @@ def motion_config_from(data: Mapping[str, Any], *, enabled: bool = True) -> Moti
         active_fps=float(data.get(CONF_MOTION_ACTIVE_FPS, defaults.active_fps)),
         masks=parse_masks(data.get(CONF_MOTION_MASKS) or ""),
         zones=parse_zones(data.get(CONF_MOTION_ZONES) or ""),
+    )
+
+
+def object_config_from(data: Mapping[str, Any], *, detector_on: bool = True) -> ObjectConfig:
+    """Object settings of a camera subentry; off while the NVR has no detector.
+
+    The form shows the score in percent; the core takes 0-1.
+    """
+    defaults = ObjectConfig()
+    labels = data.get(CONF_OBJECT_LABELS)
+    model = str(data.get(CONF_OBJECT_MODEL) or "").strip() or None
+    return ObjectConfig(
+        enabled=detector_on and bool(data.get(CONF_OBJECTS_ENABLED, True)),
+        labels=tuple(labels) if labels is not None else defaults.labels,
+        min_score=float(data.get(CONF_OBJECT_MIN_SCORE, defaults.min_score * 100)) / 100,
+        min_area=float(data.get(CONF_OBJECT_MIN_AREA, defaults.min_area)),
+        max_area=float(data.get(CONF_OBJECT_MAX_AREA, defaults.max_area)),
+        masks=parse_masks(data.get(CONF_OBJECT_MASKS) or ""),
+        min_frames=int(data.get(CONF_OBJECT_MIN_FRAMES, defaults.min_frames)),
+        interval=float(data.get(CONF_OBJECT_INTERVAL, defaults.interval)),
+        fps=float(data.get(CONF_OBJECT_FPS, defaults.fps)),
+        model_path=model,
     )
 
 

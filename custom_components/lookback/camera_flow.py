@@ -12,12 +12,7 @@ from typing import Any, Final
 
 from homeassistant.components import webhook
 from homeassistant.components.network import async_get_source_ip
-from homeassistant.config_entries import (
-    ConfigEntry,
-    ConfigSubentry,
-    ConfigSubentryFlow,
-    SubentryFlowResult,
-)
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry, SubentryFlowResult
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.util import slugify
@@ -72,6 +67,7 @@ from .core.errors import SourceError
 from .core.polygons import PolygonError, parse_masks, parse_zones
 from .core.probe import ProbeResult
 from .core.urls import HTTP_SCHEMES, split_credentials, stream_identity, validate_stream_url
+from .detector_flow import ObjectsStep
 from .flow_probe import async_probe, describe_probe, probe_error_key
 
 _LOGGER = logging.getLogger(__name__)
@@ -187,8 +183,11 @@ async def _async_onvif_errors(
 # The subentry flow --------------------------------------------------------------------------
 
 
-class CameraSubentryFlowHandler(ConfigSubentryFlow):
-    """Add or change a camera: URLs, credentials and clip settings, probed before saving."""
+class CameraSubentryFlowHandler(ObjectsStep):
+    """Add or change a camera: URLs, credentials and clip settings, probed before saving.
+
+    Its object detection step lives in ObjectsStep (detector_flow.py).
+    """
 
     def __init__(self) -> None:
         """Nothing probed yet."""
@@ -203,10 +202,10 @@ class CameraSubentryFlowHandler(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Choose what to change: the stream and recording, motion detection, or alerts."""
+        """Choose what to change: stream and recording, motion, alerts, or objects."""
         del user_input
         return self.async_show_menu(
-            step_id="reconfigure", menu_options=["camera", "motion", "alerts"]
+            step_id="reconfigure", menu_options=["camera", "motion", "alerts", "objects"]
         )
 
     async def async_step_camera(

@@ -6,7 +6,7 @@ the bus events, raises and clears the camera's repair issues and pushes to its e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 import logging
 import time
@@ -22,6 +22,7 @@ from homeassistant.helpers.event import async_call_later
 from . import repairs
 from .camera_alerts import CameraAlerts
 from .camera_config import camera_config_from, stream_url
+from .camera_objects import CameraObjects
 from .const import (
     CONF_CAMERA_ID,
     DOMAIN,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .core.models import CameraConfig, ClipInfo, Event, StreamStats
     from .core.nvr import CameraPipeline
     from .core.storage import ClipStore
+    from .detector_hub import DetectorHub
     from .hub import LookbackHub
 
 _LOGGER = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class CameraHub(Listeners):
         self._reported_down = False
         self._stopped = False
         self.alerts = CameraAlerts(self, subentry.data)
+        self.objects = CameraObjects(self, subentry.data)
 
     # Life ------------------------------------------------------------------------------
 
@@ -121,13 +124,14 @@ class CameraHub(Listeners):
         self.async_refresh_stats()  # counters read 0 from the start, not "unknown"
         self._arm_down_timer()
         await self.alerts.async_start()
+        await self.objects.async_start()
 
     def _remove_stale_zone_entities(self) -> None:
         """Drop the registry entries of zones that were renamed or deleted."""
         registry = er.async_get(self.hass)
         prefix = entity_unique_id(self.camera_id, ZONE_KEY_PREFIX)
         wanted = {entity_unique_id(self.camera_id, zone_entity_key(z)) for z in self.zone_names}
-        for entry in er.async_entries_for_config_entry(registry, self._hub.entry.entry_id):
+        for entry in er.async_entries_for_config_entry(registry, self.config_entry_id):
             if entry.unique_id.startswith(prefix) and entry.unique_id not in wanted:
                 registry.async_remove(entry.entity_id)
 
@@ -137,6 +141,7 @@ class CameraHub(Listeners):
         self._cancel_down_timer()
         self._cancel_first_stats()
         await self.alerts.async_stop()
+        await self.objects.async_stop()
 
     async def async_remove(self) -> None:
         """Stop this camera alone: its entities go, its pipeline stops, the others go on."""
@@ -171,6 +176,21 @@ class CameraHub(Listeners):
     def store(self) -> ClipStore:
         """Where this camera's clips and snapshots go."""
         return self._hub.store
+
+    @property
+    def detector(self) -> DetectorHub | None:
+        """The NVR's object detector (None: none configured)."""
+        return self._hub.detector
+
+    @callback
+    def async_background(self, target: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run ``target`` as a task the NVR entry cancels when it unloads."""
+        self._hub.entry.async_create_background_task(self.hass, target, name)
+
+    @property
+    def config_entry_id(self) -> str:
+        """The NVR entry this camera belongs to."""
+        return self._hub.entry.entry_id
 
     @property
     def nvr_device_id(self) -> str:
@@ -454,6 +474,7 @@ class CameraHub(Listeners):
             "pre_roll": event.pre_roll,
             "triggers": [trigger.as_dict() for trigger in event.triggers],
             "labels": event.labels,
+            "objects": event.objects,
             "media_content_id": clip_media_content_id(self.camera_id, event.event_id),
         }
 
@@ -473,6 +494,7 @@ class CameraHub(Listeners):
             "size": clip.size,
             "triggers": event.get("triggers", []),
             "labels": event.get("labels", {}),
+            "objects": event.get("objects", {}),
             "media_content_id": clip_media_content_id(self.camera_id, clip.clip_id),
             "clip_url": signed_file_path(self.hass, clip.path),
             "thumbnail_url": signed_file_path(self.hass, clip.thumbnail)

@@ -22,6 +22,9 @@ from homeassistant.core import HomeAssistant, callback
 from .camera_flow import CameraSubentryFlowHandler
 from .config_schemas import REAUTH_SCHEMA, nvr_defaults, nvr_schema
 from .const import (
+    CONF_DETECTOR_API_KEY,
+    CONF_DETECTOR_MODEL,
+    CONF_DETECTOR_URL,
     CONF_SMTP_AUTH_WITHOUT_TLS,
     CONF_SMTP_HOST,
     CONF_SMTP_PASSWORD,
@@ -34,6 +37,7 @@ from .const import (
     SUBENTRY_CAMERA,
 )
 from .core.errors import SourceError
+from .detector_flow import async_detector_errors
 from .flow_probe import async_probe, probe_error_key
 
 _LOGGER = logging.getLogger(__name__)
@@ -77,7 +81,7 @@ def _smtp_errors(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _without_password(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != CONF_SMTP_PASSWORD}
+    return {k: v for k, v in data.items() if k not in (CONF_SMTP_PASSWORD, CONF_DETECTOR_API_KEY)}
 
 
 # The NVR entry ------------------------------------------------------------------------------
@@ -167,7 +171,14 @@ class LookbackConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_SMTP_PASSWORD: user_input.get(CONF_SMTP_PASSWORD)
             or (stored or {}).get(CONF_SMTP_PASSWORD, ""),
         }
+        data[CONF_DETECTOR_API_KEY] = user_input.get(CONF_DETECTOR_API_KEY) or (stored or {}).get(
+            CONF_DETECTOR_API_KEY, ""
+        )
+        for key in (CONF_DETECTOR_MODEL, CONF_DETECTOR_URL):
+            data[key] = str(user_input.get(key) or "").strip()
         errors.update(_smtp_errors(data))
+        if not errors:  # loading a model or asking a server is worth it only for a good form
+            errors.update(await async_detector_errors(self.hass, data, placeholders))
         return data
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:

@@ -3,7 +3,7 @@
 Plain schema builders (HA selectors), kept apart from the flow's steps and checks.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +34,10 @@ import probatio
 from .const import (
     CONF_ALERT_HOLD,
     CONF_DETECT_URL,
+    CONF_DETECTOR,
+    CONF_DETECTOR_API_KEY,
+    CONF_DETECTOR_MODEL,
+    CONF_DETECTOR_URL,
     CONF_MAIL_ADDRESS,
     CONF_MAIL_CHANNEL,
     CONF_MAX_CLIP_SECONDS,
@@ -43,6 +47,16 @@ from .const import (
     CONF_MOTION_MIN_DURATION,
     CONF_MOTION_SENSITIVITY,
     CONF_MOTION_ZONES,
+    CONF_OBJECT_FPS,
+    CONF_OBJECT_INTERVAL,
+    CONF_OBJECT_LABELS,
+    CONF_OBJECT_MASKS,
+    CONF_OBJECT_MAX_AREA,
+    CONF_OBJECT_MIN_AREA,
+    CONF_OBJECT_MIN_FRAMES,
+    CONF_OBJECT_MIN_SCORE,
+    CONF_OBJECT_MODEL,
+    CONF_OBJECTS_ENABLED,
     CONF_ONVIF_ENABLED,
     CONF_ONVIF_EVENTS,
     CONF_ONVIF_HOST,
@@ -69,6 +83,7 @@ from .const import (
     CONF_TRIGGER_ENTITIES,
     CONF_URL,
     DEFAULT_ALERT_HOLD,
+    DEFAULT_DETECTOR,
     DEFAULT_ONVIF_PORT,
     DEFAULT_POST_ROLL,
     DEFAULT_PRE_ROLL,
@@ -79,9 +94,11 @@ from .const import (
     DEFAULT_SMTP_RATE,
     DEFAULT_STORAGE_MAX_GB,
     DEFAULT_STORAGE_SUBDIR,
+    DETECTOR_CHOICES,
 )
 from .core.alerts.onvif import OnvifCategory
 from .core.models import MotionConfig, Transport
+from .core.objects.types import ObjectConfig
 from .core.polygons import format_masks, format_zones
 
 
@@ -137,6 +154,16 @@ def nvr_schema(values: Mapping[str, Any]) -> probatio.Schema:
             required(CONF_SMTP_AUTH_WITHOUT_TLS): BooleanSelector(),
             required(CONF_SMTP_MAX_MB): _number(1, 100, step=1, unit=UnitOfInformation.MEGABYTES),
             required(CONF_SMTP_RATE): probatio.All(_number(0, 6000), probatio.Coerce(int)),
+            required(CONF_DETECTOR): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(DETECTOR_CHOICES),
+                    translation_key=CONF_DETECTOR,
+                    mode=SelectSelectorMode.LIST,
+                )
+            ),
+            optional(CONF_DETECTOR_MODEL): _TEXT,
+            optional(CONF_DETECTOR_URL): _URL,
+            probatio.Optional(CONF_DETECTOR_API_KEY): _NEW_PASSWORD,
         }
     )
 
@@ -161,6 +188,9 @@ def nvr_defaults(hass: HomeAssistant) -> dict[str, Any]:
         CONF_SMTP_AUTH_WITHOUT_TLS: False,
         CONF_SMTP_MAX_MB: DEFAULT_SMTP_MAX_MB,
         CONF_SMTP_RATE: DEFAULT_SMTP_RATE,
+        CONF_DETECTOR: DEFAULT_DETECTOR,
+        CONF_DETECTOR_MODEL: "",
+        CONF_DETECTOR_URL: "",
     }
 
 
@@ -223,6 +253,55 @@ def motion_defaults() -> dict[str, Any]:
         CONF_MOTION_ACTIVE_FPS: defaults.active_fps,
         CONF_MOTION_MASKS: format_masks(defaults.masks),
         CONF_MOTION_ZONES: format_zones(defaults.zones),
+    }
+
+
+def objects_schema(labels: Sequence[str]) -> probatio.Schema:
+    """A camera's object detection; ``labels`` are what the NVR's detector can report."""
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_OBJECTS_ENABLED): BooleanSelector(),
+            probatio.Required(CONF_OBJECT_LABELS): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(labels),
+                    multiple=True,
+                    custom_value=True,  # a user's own model may know labels we do not
+                    mode=SelectSelectorMode.DROPDOWN,
+                    sort=True,
+                )
+            ),
+            probatio.Required(CONF_OBJECT_MIN_SCORE): NumberSelector(
+                NumberSelectorConfig(
+                    min=10, max=99, step=1, mode=NumberSelectorMode.SLIDER, unit_of_measurement="%"
+                )
+            ),
+            probatio.Required(CONF_OBJECT_MIN_AREA): _number(0, 100, step=0.01, unit="%"),
+            probatio.Required(CONF_OBJECT_MAX_AREA): _number(0.01, 100, step=0.01, unit="%"),
+            probatio.Required(CONF_OBJECT_MIN_FRAMES): probatio.All(
+                _number(1, 10), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_OBJECT_FPS): _number(0.1, 10, step=0.1, unit="fps"),
+            probatio.Required(CONF_OBJECT_INTERVAL): _number(0, 3600, unit=UnitOfTime.SECONDS),
+            probatio.Optional(CONF_OBJECT_MASKS): _POLYGONS,
+            probatio.Optional(CONF_OBJECT_MODEL): _TEXT,
+        }
+    )
+
+
+def objects_defaults() -> dict[str, Any]:
+    """Object settings of a camera that never had them changed (on once the NVR detects)."""
+    defaults = ObjectConfig()
+    return {
+        CONF_OBJECTS_ENABLED: True,
+        CONF_OBJECT_LABELS: list(defaults.labels),
+        CONF_OBJECT_MIN_SCORE: round(defaults.min_score * 100),
+        CONF_OBJECT_MIN_AREA: defaults.min_area,
+        CONF_OBJECT_MAX_AREA: defaults.max_area,
+        CONF_OBJECT_MIN_FRAMES: defaults.min_frames,
+        CONF_OBJECT_FPS: defaults.fps,
+        CONF_OBJECT_INTERVAL: defaults.interval,
+        CONF_OBJECT_MASKS: "",
+        CONF_OBJECT_MODEL: "",
     }
 
 

@@ -20,6 +20,21 @@ CONF_SMTP_AUTH_WITHOUT_TLS: Final = "smtp_auth_without_tls"  # LAN cameras witho
 CONF_SMTP_MAX_MB: Final = "smtp_max_mb"
 CONF_SMTP_RATE: Final = "smtp_rate_per_minute"  # accepted mails per sender and minute; 0 = any
 
+# Object detection (NVR entry): which detector, the user's own model, the remote server.
+CONF_DETECTOR: Final = "detector"  # DetectorChoice value
+CONF_DETECTOR_MODEL: Final = "detector_model"  # .tflite path; empty: the bundled model
+CONF_DETECTOR_URL: Final = "detector_url"  # CodeProject.AI / DeepStack server
+CONF_DETECTOR_API_KEY: Final = "detector_api_key"
+DETECTOR_OFF: Final = "off"
+DETECTOR_LOCAL: Final = "local"
+DETECTOR_REMOTE: Final = "remote"
+DETECTOR_CHOICES: Final = (DETECTOR_OFF, DETECTOR_LOCAL, DETECTOR_REMOTE)
+DEFAULT_DETECTOR: Final = DETECTOR_OFF
+# Installed on demand (HA's requirements machinery), not in the manifest: it has glibc wheels
+# only, and HA OS / the HA container are musl, where installing Lookback must still work.
+LITERT_REQUIREMENT: Final = "ai-edge-litert>=2.0.0"
+DETECTOR_CHECK_TIMEOUT_S: Final = 15.0
+
 DEFAULT_STORAGE_SUBDIR: Final = "lookback"  # below HA's media folder
 DEFAULT_STORAGE_MAX_GB: Final = 0.0
 DEFAULT_PRE_ROLL: Final = 5.0
@@ -57,6 +72,30 @@ MOTION_KEYS: Final = (
     CONF_MOTION_ACTIVE_FPS,
     CONF_MOTION_MASKS,
     CONF_MOTION_ZONES,
+)
+
+# A camera's object detection (the subentry's "objects" step).
+CONF_OBJECTS_ENABLED: Final = "objects_enabled"
+CONF_OBJECT_LABELS: Final = "object_labels"
+CONF_OBJECT_MIN_SCORE: Final = "object_min_score"  # percent in the form, 0-1 in the core
+CONF_OBJECT_MIN_AREA: Final = "object_min_area"
+CONF_OBJECT_MAX_AREA: Final = "object_max_area"
+CONF_OBJECT_MASKS: Final = "object_masks"
+CONF_OBJECT_MIN_FRAMES: Final = "object_min_frames"
+CONF_OBJECT_INTERVAL: Final = "object_interval"
+CONF_OBJECT_FPS: Final = "object_fps"
+CONF_OBJECT_MODEL: Final = "object_model"  # the camera's own .tflite; empty: the NVR's
+OBJECT_KEYS: Final = (
+    CONF_OBJECTS_ENABLED,
+    CONF_OBJECT_LABELS,
+    CONF_OBJECT_MIN_SCORE,
+    CONF_OBJECT_MIN_AREA,
+    CONF_OBJECT_MAX_AREA,
+    CONF_OBJECT_MASKS,
+    CONF_OBJECT_MIN_FRAMES,
+    CONF_OBJECT_INTERVAL,
+    CONF_OBJECT_FPS,
+    CONF_OBJECT_MODEL,
 )
 
 # A camera's alerts (the subentry's "alerts" step): mail address and DVR channel, ONVIF events,
@@ -100,6 +139,7 @@ EVENT_EVENT_STARTED: Final = "lookback_event_started"
 EVENT_EVENT_ENDED: Final = "lookback_event_ended"
 EVENT_CLIP_SAVED: Final = "lookback_clip_saved"
 EVENT_ALERT: Final = "lookback_alert"
+EVENT_OBJECT_DETECTED: Final = "lookback_object_detected"
 
 # Services.
 SERVICE_SAVE_CLIP: Final = "save_clip"

@@ -20,6 +20,7 @@ from .camera_hub import CameraHub
 from .const import (
     CONF_CAMERA_ID,
     CONF_DETECT_URL,
+    CONF_DETECTOR_API_KEY,
     CONF_ONVIF_PASSWORD,
     CONF_ONVIF_USERNAME,
     CONF_SMTP_PASSWORD,
@@ -43,6 +44,7 @@ TO_REDACT = {
     CONF_ONVIF_USERNAME,
     CONF_ONVIF_PASSWORD,
     CONF_WEBHOOK_ID,
+    CONF_DETECTOR_API_KEY,
 }
 URL_KEYS = (CONF_URL, CONF_DETECT_URL, CONF_SNAPSHOT_URL)
 
@@ -128,6 +130,20 @@ def _nvr_state(hub: LookbackHub) -> dict[str, Any]:
         "clips": len(hub.store.clips()),
         "cameras_running": sorted(hub.cameras),
         "mail_server": _mail_server_state(hub),
+        "detector": _detector_state(hub),
+    }
+
+
+def _detector_state(hub: LookbackHub) -> dict[str, Any] | None:
+    detector = hub.detector
+    if detector is None:
+        return None
+    stats = detector.stats
+    return {
+        "choice": detector.choice,
+        "available": detector.available,
+        "error": str(detector.error) if detector.error else None,
+        "stats": dataclasses.asdict(stats) if stats else None,
     }
 
 
@@ -157,6 +173,7 @@ def _camera_state(camera: CameraHub) -> dict[str, Any]:
         "bytes_stored": camera.bytes_stored,
         "motion": _motion_state(camera),
         "alerts": _alerts_state(camera),
+        "objects": camera.objects.attributes(),
     }
 
 

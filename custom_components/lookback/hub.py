@@ -26,12 +26,14 @@ from .const import (
     CONF_SMTP_ENABLED,
     CONF_STORAGE_MAX_GB,
     CONF_STORAGE_PATH,
+    DETECTOR_OFF,
     DOMAIN,
     STATS_REFRESH_S,
     SUBENTRY_CAMERA,
 )
 from .core.nvr import Nvr
 from .core.storage import ClipStore, StorageError
+from .detector_hub import DetectorHub, detector_choice
 from .listeners import Listeners
 from .mail_server import MailServerHub
 
@@ -65,6 +67,9 @@ class LookbackHub(Listeners):
         # Folders and names in HA's time zone, as the media browser shows them.
         self.store = ClipStore(root, round(cap_gb * GB) or None, dt_util.get_default_time_zone())
         self.nvr = Nvr(self.store, hass.loop)
+        self.detector = (
+            DetectorHub(self, entry.data) if detector_choice(entry.data) != DETECTOR_OFF else None
+        )
         self.cameras: dict[str, CameraHub] = {}
         self.mail_server = (
             MailServerHub(self, entry.data) if entry.data.get(CONF_SMTP_ENABLED) else None
@@ -100,6 +105,10 @@ class LookbackHub(Listeners):
                 camera = CameraHub(self, subentry)
                 self.cameras[camera.camera_id] = camera
         repairs.async_clear_removed_cameras(self.hass, set(self.cameras))
+        if self.detector is not None:
+            await self.detector.async_start()
+        else:
+            repairs.async_clear_detector(self.hass)
         for camera in self.cameras.values():
             await camera.async_start()
         if self.mail_server is not None:
@@ -127,6 +136,8 @@ class LookbackHub(Listeners):
         for camera in self.cameras.values():
             await camera.async_stop()
         await self.nvr.async_stop()
+        if self.detector is not None:
+            await self.detector.async_stop()
 
     async def async_apply_entry_update(self) -> bool:
         """Start, restart or stop the cameras whose subentries changed; the rest go on.
@@ -235,5 +246,6 @@ class LookbackHub(Listeners):
     def _refresh_stats(self, _now: datetime) -> None:
         for camera in self.cameras.values():
             camera.async_refresh_stats()
-        if self.mail_server is not None:  # rejected mails tell no one: read their counts
+        # Rejected mails and detector figures tell no one: read their counts.
+        if self.mail_server is not None or self.detector is not None:
             self.async_notify()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.util import dt as dt_util
 
@@ -40,10 +41,12 @@ def duration(seconds: float) -> str:
 
 # Trigger sources as users know them: HA's UI calls services "actions"; mail is "e-mail".
 SOURCE_WORDS: Final = {"service": "action", "smtp": "e-mail"}
+# Objects get their own part of the title, so "object" is not repeated as a source.
+HIDDEN_SOURCES: Final = frozenset({"object"})
 
 
 def _what(clip: ClipInfo) -> list[str]:
-    """Trigger sources (in order, once each; motion with its zones) and labels of a clip.
+    """Trigger sources (in order, once each; motion with its zones), objects and labels.
 
     Sidecars are read from disk, so their event data is checked rather than trusted.
     """
@@ -52,7 +55,9 @@ def _what(clip: ClipInfo) -> list[str]:
     sources = dict.fromkeys(
         SOURCE_WORDS.get(str(trigger["source"]), str(trigger["source"]))
         for trigger in (triggers if isinstance(triggers, list) else [])
-        if isinstance(trigger, dict) and trigger.get("source")
+        if isinstance(trigger, dict)
+        and trigger.get("source")
+        and trigger["source"] not in HIDDEN_SOURCES
     )
     zones = dict.fromkeys(
         str(zone)
@@ -67,21 +72,35 @@ def _what(clip: ClipInfo) -> list[str]:
         }
     if sources:
         parts.append(", ".join(sources))
-    labels = clip.event.get("labels")
-    if isinstance(labels, dict) and labels:
-        scored = sorted(
-            (
-                (str(label), score if isinstance(score, int | float) else 0.0)
-                for label, score in labels.items()
-            ),
-            key=lambda pair: -pair[1],
-        )
+    objects = _scores(clip.event.get("objects"), lambda value: value.get("score"))
+    if objects:  # what detection saw: objects: person 84%, car 71%
+        parts.append("objects: " + ", ".join(f"{label} {score:.0%}" for label, score in objects))
+    labels = [
+        (label, score)
+        for label, score in _scores(clip.event.get("labels"), lambda value: value)
+        if label not in dict(objects)
+    ]
+    if labels:
         parts.append(
-            ", ".join(f"{label} {score:.2f}" if score else label for label, score in scored)
+            ", ".join(f"{label} {score:.2f}" if score else label for label, score in labels)
         )
     if clip.part > 1:  # a long event is split into several files
         parts.append(f"part {clip.part}")
     return parts
+
+
+def _scores(data: object, score_of: Callable[[Any], object]) -> list[tuple[str, float]]:
+    """(label, score) pairs of a sidecar mapping, best first; anything malformed scores 0."""
+    if not isinstance(data, dict):
+        return []
+    pairs: list[tuple[str, float]] = []
+    for label, value in data.items():
+        try:
+            score = score_of(value)
+        except AttributeError:  # a sidecar edited by hand
+            score = None
+        pairs.append((str(label), float(score) if isinstance(score, int | float) else 0.0))
+    return sorted(pairs, key=lambda pair: -pair[1])
 
 
 def clip_title(clip: ClipInfo) -> str:

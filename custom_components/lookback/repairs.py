@@ -15,6 +15,8 @@ ISSUE_WRITE_FAILED = "write_failed"
 ISSUE_SOURCE_DOWN = "source_down"
 ISSUE_SMTP_PORT_IN_USE = "smtp_port_in_use"
 ISSUE_SMTP_NOT_LISTENING = "smtp_not_listening"
+ISSUE_DETECTOR_RUNTIME_MISSING = "detector_runtime_missing"
+ISSUE_DETECTOR_MODEL = "detector_model"
 
 
 def _create(
@@ -111,6 +113,37 @@ def async_report_smtp_not_listening(
 def async_clear_smtp_not_listening(hass: HomeAssistant) -> None:
     """The SMTP server listens (or is switched off)."""
     for issue_id in (ISSUE_SMTP_PORT_IN_USE, ISSUE_SMTP_NOT_LISTENING):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+@callback
+def async_report_detector_runtime_missing(hass: HomeAssistant, requirement: str) -> None:
+    """The TFLite runtime could not be installed (no wheel for this system, e.g. musl)."""
+    _create(
+        hass,
+        ISSUE_DETECTOR_RUNTIME_MISSING,
+        ISSUE_DETECTOR_RUNTIME_MISSING,
+        ir.IssueSeverity.ERROR,
+        {"requirement": requirement},
+    )
+
+
+@callback
+def async_report_detector_model(hass: HomeAssistant, model: str, error: str) -> None:
+    """The detection model does not load (missing, damaged, or not a detector)."""
+    _create(
+        hass,
+        ISSUE_DETECTOR_MODEL,
+        ISSUE_DETECTOR_MODEL,
+        ir.IssueSeverity.ERROR,
+        {"model": model, "error": error},
+    )
+
+
+@callback
+def async_clear_detector(hass: HomeAssistant) -> None:
+    """The detector works (or is switched off)."""
+    for issue_id in (ISSUE_DETECTOR_RUNTIME_MISSING, ISSUE_DETECTOR_MODEL):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 

@@ -20,6 +20,7 @@ from homeassistant.helpers.typing import StateType
 
 from .camera_hub import CameraHub
 from .core.alerts.smtp import MailServerStats
+from .core.objects.types import DetectorStats
 from .data import LookbackConfigEntry
 from .entity import LookbackCameraEntity, LookbackNvrEntity, add_camera_entities
 from .hub import LookbackHub
@@ -78,6 +79,40 @@ def _mail_kinds(hub: LookbackHub) -> Mapping[str, Any] | None:
 
 def _smtp_on(hub: LookbackHub) -> bool:
     return hub.mail_server is not None
+
+
+def _detector_on(hub: LookbackHub) -> bool:
+    return hub.detector is not None
+
+
+def _detector_stats(hub: LookbackHub) -> DetectorStats | None:
+    return hub.detector.stats if hub.detector is not None else None
+
+
+def _detections_dropped(hub: LookbackHub) -> int | None:
+    stats = _detector_stats(hub)
+    return None if stats is None else stats.dropped
+
+
+def _detector_details(hub: LookbackHub) -> Mapping[str, Any] | None:
+    stats = _detector_stats(hub)
+    if stats is None:  # not loaded: the repair issue says why
+        error = hub.detector.error if hub.detector is not None else None
+        return {"error": str(error) if error else None}
+    return {
+        "detector": stats.detector,
+        "submitted": stats.submitted,
+        "processed": stats.processed,
+        "queued": stats.queued,
+        "dropped_by_camera": dict(stats.dropped_by_camera),
+        "errors": stats.errors,
+        "last_error": stats.last_error,
+    }
+
+
+def _inference_ms(hub: LookbackHub) -> float | None:
+    stats = _detector_stats(hub)
+    return None if stats is None else stats.average_inference_ms
 
 
 def _last_event(camera: CameraHub) -> datetime | None:
@@ -196,6 +231,26 @@ NVR_SENSORS: tuple[NvrSensorDescription, ...] = (
         value_fn=_mail_figure(lambda stats: sum(stats.rejected.values())),
         attributes_fn=_mail_rejections,
         exists_fn=_smtp_on,
+    ),
+    NvrSensorDescription(
+        key="detections_dropped",
+        translation_key="detections_dropped",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_detections_dropped,
+        attributes_fn=_detector_details,
+        exists_fn=_detector_on,
+    ),
+    NvrSensorDescription(
+        key="inference_time",
+        translation_key="inference_time",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        suggested_display_precision=1,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_inference_ms,
+        exists_fn=_detector_on,
     ),
 )
 

@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter
 
-from tests.sim.media import OBJECT_CROP, _photo, _photo_dir
+from tests.sim.media import OBJECT_CROP, Clip, _photo, _photo_dir
 
 VERSION: Final = 6
 SceneKind = Literal["objects", "lighting", "ir_switch", "noise", "leaves", "masked", "mixed"]
@@ -184,6 +184,25 @@ class LabelledClip:
     def gop_seconds(self) -> float:
         """Seconds from one keyframe to the next."""
         return self.gop / self.scene.fps
+
+    def as_clip(self) -> Clip:
+        """The scene as a media.Clip, for the RTSP simulator (motion: each entry's time in view)."""
+        scene = self.scene
+        return Clip(
+            path=self.path,
+            codec="h264",
+            width=scene.width,
+            height=scene.height,
+            fps=scene.fps,
+            gop=self.gop,
+            frames=self.frames,
+            bitrate=self.bitrate,
+            motion=tuple((entry.enter, entry.leave) for entry in self.entries),
+            audio=None,
+            audio_rate=None,
+            slices=1,
+            background="scene",
+        )
 
     def object_box(self, index: int, t: float) -> tuple[float, float, float, float] | None:
         """Where the object of entry ``index`` is at ``t``, None when it is not in the picture.
