@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from custom_components.lookback import detector_hub
 from custom_components.lookback.const import (
     DOMAIN,
     EVENT_CLIP_SAVED,
@@ -27,6 +28,7 @@ from custom_components.lookback.const import (
     SERVICE_TRIGGER,
 )
 from custom_components.lookback.core.objects.annotate import colour_of
+from custom_components.lookback.core.objects.errors import DetectorError, DetectorErrorKind
 from custom_components.lookback.media_titles import clip_title
 from custom_components.lookback.repairs import ISSUE_DETECTOR_MODEL, ISSUE_DETECTOR_RUNTIME_MISSING
 from tests.ha_helpers import (
@@ -41,7 +43,7 @@ from tests.ha_helpers import (
     lookback_hub,
 )
 from tests.sim.camera import CameraFactory
-from tests.sim.detection_server import DetectionTestServer, prediction
+from tests.sim.detection_server import DetectionTestServer, ServerMode, prediction
 from tests.sim.scenes import LabelledClip, Scene, Walk, make_scene
 
 # A person in a dark coat walks across the yard, in view from about 3 s to 11 s of each loop.
@@ -92,6 +94,7 @@ async def test_person_crossing_turns_person_on_and_labels_the_clip(
         ],
         detector="local",
     )
+    await hass.async_block_till_done(wait_background_tasks=True)  # the model loaded
     camera = lookback_hub(entry).cameras["front"]
     await async_wait_connected(camera)
     assert state(hass, "binary_sensor.front_person").state == STATE_OFF
@@ -162,6 +165,7 @@ async def test_remote_detector_labels_an_alert(
             detector="remote",
             detector_url=server.url,
         )
+        await hass.async_block_till_done(wait_background_tasks=True)
         camera = lookback_hub(entry).cameras["front"]
         await async_wait_connected(camera)
         detected = async_next_bus_event(hass, EVENT_OBJECT_DETECTED)
@@ -207,6 +211,7 @@ async def test_runtime_that_cannot_install_raises_a_repair(
         entry = await async_setup_lookback(
             hass, tmp_path, {"front": UNREACHABLE_URL}, detector="local"
         )
+        await hass.async_block_till_done(wait_background_tasks=True)
     assert any("ai-edge-litert" in str(call.args[0]) for call in install.call_args_list)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_DETECTOR_RUNTIME_MISSING)
     assert issue is not None
@@ -232,13 +237,95 @@ async def test_damaged_model_raises_a_repair_and_a_good_one_clears_it(
         detector="local",
         detector_model=str(model),
     )
+    await hass.async_block_till_done(wait_background_tasks=True)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_DETECTOR_MODEL)
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["model"] == str(model)
     hass.config_entries.async_update_entry(entry, data=entry.data | {"detector_model": ""})
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_DETECTOR_MODEL) is None
     assert lookback_hub(entry).detector is not None
     assert lookback_hub(entry).detector.available  # type: ignore[union-attr]
+    await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_periodic_check_finds_a_still_object_and_a_failing_server_shows(
+    hass: HomeAssistant, tmp_path: Path, rtsp_camera: CameraFactory, crossing: LabelledClip
+) -> None:
+    sim = rtsp_camera(crossing.as_clip(), mode="live")
+    parked = [prediction("car", 0.8, 10, 200, 200, 330)]
+    async with DetectionTestServer(predictions=parked) as server:
+        entry = await async_setup_lookback(
+            hass,
+            tmp_path,
+            subentries=[
+                camera_subentry(
+                    "front",
+                    "Front",
+                    sim.url,
+                    post_roll=1,
+                    motion_sensitivity=0,  # no motion: only the periodic check looks
+                    motion_min_area=50,
+                    object_interval=1,
+                )
+            ],
+            detector="remote",
+            detector_url=server.url,
+        )
+        await hass.async_block_till_done(wait_background_tasks=True)
+        camera = lookback_hub(entry).cameras["front"]
+        detected = async_next_bus_event(hass, EVENT_OBJECT_DETECTED)
+        await async_wait_connected(camera)
+        event = (await async_wait_for(detected, "the parked car")).data
+        assert event["reason"] == "interval"
+        # Two checks on two different keyframes confirmed it (min frames 2).
+        assert len(server.requests) >= 2
+        car = "binary_sensor.front_car"
+        assert state(hass, car).state == STATE_ON
+
+        # The server fails: the sensors cannot tell, they do not say "no car".
+        server.mode = ServerMode.FAILURE
+        await async_wait_camera(
+            camera,
+            lambda: state(hass, car).state == STATE_UNAVAILABLE,
+            "the car sensor to go unavailable",
+        )
+        assert lookback_hub(entry).detector.failing is not None  # type: ignore[union-attr]
+
+        # Back, and the car has left: the whole picture without it clears it at once.
+        server.predictions = []
+        server.mode = ServerMode.OK
+        await async_wait_camera(
+            camera, lambda: state(hass, car).state == STATE_OFF, "the car sensor to go off"
+        )
+        await async_unload_lookback(hass, entry)
+
+
+async def test_a_camera_model_that_fails_is_not_loaded_per_picture(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    model = tmp_path / "broken.tflite"
+    model.write_bytes(b"not a model")
+    (tmp_path / "broken.txt").write_text("person\n")
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path / "clips",
+        subentries=[camera_subentry("front", "Front", UNREACHABLE_URL, object_model=str(model))],
+        detector="local",
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    detector = lookback_hub(entry).detector
+    assert detector is not None
+    assert detector.available  # the NVR's own (bundled) model is fine
+    with patch(
+        "custom_components.lookback.detector_hub.load_local_detector",
+        side_effect=detector_hub.load_local_detector,
+    ) as load:
+        for _ in range(3):  # the worker thread asks once per picture
+            with pytest.raises(DetectorError) as caught:
+                detector._detector_for(str(model))
+            assert caught.value.kind is DetectorErrorKind.MODEL_INVALID
+    assert load.call_count == 1
     await async_unload_lookback(hass, entry)

@@ -132,7 +132,11 @@ class CameraHub(Listeners):
         prefix = entity_unique_id(self.camera_id, ZONE_KEY_PREFIX)
         wanted = {entity_unique_id(self.camera_id, zone_entity_key(z)) for z in self.zone_names}
         for entry in er.async_entries_for_config_entry(registry, self.config_entry_id):
-            if entry.unique_id.startswith(prefix) and entry.unique_id not in wanted:
+            if (
+                entry.config_subentry_id == self.subentry_id  # not camera "<id>_motion_zone..."
+                and entry.unique_id.startswith(prefix)
+                and entry.unique_id not in wanted
+            ):
                 registry.async_remove(entry.entity_id)
 
     async def async_stop(self) -> None:

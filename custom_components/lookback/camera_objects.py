@@ -51,13 +51,17 @@ def object_entity_key(label: str) -> str:
 
 
 def presence_hold(config: ObjectConfig, motion_hold: float) -> float:
-    """How long a label stays present after it was last seen.
+    """How long a label seen on motion stays present after it was last seen.
 
-    At least the motion hold, and long enough to span the gap between two detections
-    (``fps`` while moving, ``interval`` otherwise), so a label does not flicker between them.
+    At least the motion hold, and long enough to span the gap between two detections while
+    something moves (``fps``), so a label does not flicker between them.
     """
-    gaps = [2.5 / config.fps if config.fps > 0 else 0.0, 1.5 * config.interval]
-    return max(motion_hold, *gaps)
+    return max(motion_hold, 2.5 / config.fps if config.fps > 0 else 0.0)
+
+
+def check_hold(config: ObjectConfig) -> float | None:
+    """How long a label seen by the periodic check stays present: until the next check."""
+    return 1.5 * config.interval if config.interval > 0 else None
 
 
 class CameraObjects:
@@ -71,20 +75,27 @@ class CameraObjects:
         self.config: ObjectConfig = object_config_from(
             data, detector_on=detector is not None and detector.enabled
         )
+        hold = presence_hold(self.config, camera.config.motion.min_duration)
         self.tracker = ObjectTracker(
-            self.config.min_frames, presence_hold(self.config, camera.config.motion.min_duration)
+            self.config.min_frames, hold, streak_gap=max(hold, check_hold(self.config) or 0.0)
         )
         self.detection: CameraDetection | None = None
         self.last_update: ObjectUpdate | None = None
         self.detections = 0  # filtered detections received
         self.last_picture: bytes | None = None  # the newest drawn best detection (JPEG)
         self._event_best: tuple[str, float] | None = None  # event id, its drawn best score
+        self._last_still: float | None = None  # time of the last keyframe sent whole
         self._expire_timer: CALLBACK_TYPE | None = None
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._stopped = False
         self._shown_at = 0.0
 
     # Life ------------------------------------------------------------------------------
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the camera stopped (results and pictures are dropped from then on)."""
+        return self._stopped
 
     @property
     def enabled(self) -> bool:
@@ -99,6 +110,7 @@ class CameraObjects:
             self.enabled
             and detector is not None
             and detector.available
+            and detector.healthy
             and self._camera.connected
             and self._camera.detect_connected is not False
         )
@@ -143,12 +155,15 @@ class CameraObjects:
     def _remove_stale_entities(self) -> None:
         """Drop the sensors of labels no longer tracked (or of detection switched off)."""
         registry = er.async_get(self.hass)
-        camera_id = self._camera.camera_id
-        prefix = f"{camera_id}_{OBJECT_KEY_PREFIX}"
-        wanted = {f"{camera_id}_{object_entity_key(label)}" for label in self.labels}
-        entry_id = self._camera.config_entry_id
-        for entry in er.async_entries_for_config_entry(registry, entry_id):
-            if entry.unique_id.startswith(prefix) and entry.unique_id not in wanted:
+        camera = self._camera
+        prefix = f"{camera.camera_id}_{OBJECT_KEY_PREFIX}"
+        wanted = {f"{camera.camera_id}_{object_entity_key(label)}" for label in self.labels}
+        for entry in er.async_entries_for_config_entry(registry, camera.config_entry_id):
+            if (
+                entry.config_subentry_id == camera.subentry_id  # not a camera "<id>_object..."
+                and entry.unique_id.startswith(prefix)
+                and entry.unique_id not in wanted
+            ):
                 registry.async_remove(entry.entity_id)
 
     # Pictures in -----------------------------------------------------------------------
@@ -156,15 +171,26 @@ class CameraObjects:
     async def async_detect_now(self, reason: str) -> bool:
         """Detect on the newest keyframe (an alert arrived, the periodic check); False if none."""
         pipeline = self._camera.pipeline
-        if self.detection is None or pipeline is None or self._stopped:
+        detector = self._camera.detector
+        if (
+            self.detection is None
+            or pipeline is None
+            or self._stopped
+            or detector is None
+            or not detector.available  # nothing would look at it: do not decode
+        ):
             return False
         keyframe = pipeline.ring.latest_keyframe()
-        if keyframe is None:
+        # The same keyframe twice (a check sooner than the next keyframe) is not a 2nd frame.
+        if keyframe is None or keyframe.time == self._last_still:
             return False
+        self._last_still = keyframe.time
         try:
             frame = await self.hass.async_add_executor_job(decode_keyframe, keyframe)
         except (av.error.FFmpegError, ValueError) as err:
             _LOGGER.debug("%s: newest keyframe does not decode: %s", self._camera.name, err)
+            return False
+        if self.stopped:  # while decoding
             return False
         return self.detection.still(FramePicture(frame), keyframe.time, reason)
 
@@ -176,21 +202,30 @@ class CameraObjects:
     @callback
     def async_outcome(self, outcome: DetectionOutcome) -> None:
         """A picture of this camera was analysed."""
-        if self._stopped or not self.enabled:
+        request = outcome.request
+        if self._stopped or request.owner is not self.detection:  # an old camera's picture
             return
         if outcome.error is not None:
             _LOGGER.debug("%s: detection failed: %s", self._camera.name, outcome.error)
             return
-        request = outcome.request
         found = filter_detections(outcome.detections, self.config)
         self.detections += len(found)
-        update = self.tracker.update(
-            found, request.time, confirmed_at_once=request.reason in CORROBORATED_REASONS
-        )
+        if request.reason == "motion":  # a crop of the moving frame, at the frame's time
+            update = self.tracker.update(found, request.time)
+        else:
+            # The whole newest keyframe, maybe a keyframe interval old: it counts from now,
+            # and what it no longer shows is gone.
+            update = self.tracker.update(
+                found,
+                time.time(),
+                confirmed_at_once=request.reason in CORROBORATED_REASONS,
+                hold=check_hold(self.config) if request.reason == "interval" else None,
+                whole_picture=True,
+            )
         if update is not None:
             self._apply(update, request.reason)
-            if update.new or update.improved:
-                self._draw_best(update, request.picture)
+            if found and (update.new or update.improved):
+                self._draw_best(found, request.picture)
         self._schedule_expiry()
 
     def _apply(self, update: ObjectUpdate, reason: str) -> None:
@@ -225,20 +260,18 @@ class CameraObjects:
             self._shown_at = update.time
             camera.async_notify()
 
-    def _draw_best(self, update: ObjectUpdate, picture: Picture) -> None:
-        """Draw this frame's detections when it holds the event's best so far."""
+    def _draw_best(self, found: list[Detection], picture: Picture) -> None:
+        """Draw this picture's detections when it holds the event's best so far."""
         event = self._camera.current_event
-        pipeline = self._camera.pipeline
-        if event is None or pipeline is None:
+        if event is None or self._camera.pipeline is None:
             return
-        best = max(state.best_score for state in update.present.values())
+        best = max(detection.score for detection in found)
         drawn = self._event_best
         if drawn is not None and drawn[0] == event.event_id and drawn[1] >= best:
             return
         self._event_best = (event.event_id, best)
-        shown = [state.best for state in update.present.values()]
         self._camera.async_background(
-            self._async_save_picture(event.event_id, picture, shown),
+            self._async_save_picture(event.event_id, picture, found),
             f"lookback {self._camera.camera_id} detection picture",
         )
 
@@ -258,10 +291,9 @@ class CameraObjects:
 
     def _schedule_expiry(self) -> None:
         self._cancel_expiry()
-        present = self.tracker.present
-        if not present:
+        due = self.tracker.next_expiry()
+        if due is None:
             return
-        due = min(state.last_seen for state in present.values()) + self.tracker.hold
         self._expire_timer = async_call_later(
             self.hass, max(0.0, due - time.time()) + 0.05, self._expire
         )
@@ -286,7 +318,7 @@ class CameraObjects:
 
     def state_of(self, label: str) -> LabelState | None:
         """The label's presence now (None: not present)."""
-        return self.last_update.present.get(label) if self.last_update else None
+        return self.tracker.present.get(label)
 
     def attributes(self) -> dict[str, Any]:
         """For diagnostics."""
@@ -294,7 +326,7 @@ class CameraObjects:
         return {
             "enabled": self.enabled,
             "labels": list(self.labels),
-            "present": sorted(self.last_update.present) if self.last_update else [],
+            "present": sorted(self.tracker.present),
             "detections": self.detections,
             "requested": detection.requested if detection else 0,
             "skipped_for_fps": detection.skipped if detection else 0,

@@ -22,6 +22,7 @@ from homeassistant.core import HomeAssistant, callback
 from .camera_flow import CameraSubentryFlowHandler
 from .config_schemas import REAUTH_SCHEMA, nvr_defaults, nvr_schema
 from .const import (
+    CONF_DETECTOR,
     CONF_DETECTOR_API_KEY,
     CONF_DETECTOR_MODEL,
     CONF_DETECTOR_URL,
@@ -42,6 +43,12 @@ from .flow_probe import async_probe, probe_error_key
 
 _LOGGER = logging.getLogger(__name__)
 
+DETECTOR_KEYS: Final = (
+    CONF_DETECTOR,
+    CONF_DETECTOR_MODEL,
+    CONF_DETECTOR_URL,
+    CONF_DETECTOR_API_KEY,
+)
 # The key in a reauth flow's data that says which camera to sign in again.
 REAUTH_SUBENTRY_ID: Final = "subentry_id"
 _WRITE_TEST_FILE: Final = ".lookback-write-test"
@@ -177,7 +184,12 @@ class LookbackConfigFlow(ConfigFlow, domain=DOMAIN):
         for key in (CONF_DETECTOR_MODEL, CONF_DETECTOR_URL):
             data[key] = str(user_input.get(key) or "").strip()
         errors.update(_smtp_errors(data))
-        if not errors:  # loading a model or asking a server is worth it only for a good form
+        # Loading a model or asking a server is worth it only for a good form, and only when
+        # the detector changed: storage or SMTP changes must not wait on a server that is down.
+        detector_changed = stored is None or any(
+            data.get(key) != stored.get(key) for key in DETECTOR_KEYS
+        )
+        if not errors and detector_changed:
             errors.update(await async_detector_errors(self.hass, data, placeholders))
         return data
 

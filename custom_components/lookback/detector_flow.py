@@ -15,6 +15,7 @@ from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
+from .camera_objects import object_entity_key
 from .config_schemas import objects_defaults, objects_schema
 from .const import (
     CONF_DETECTOR,
@@ -89,6 +90,16 @@ async def async_detector_errors(
     return {}
 
 
+def _clean_labels(labels: list[Any]) -> list[str]:
+    """Typed labels stripped, without blanks and without ones that share a sensor's id."""
+    kept: dict[str, str] = {}
+    for label in labels:
+        text = str(label).strip()
+        if text:
+            kept.setdefault(object_entity_key(text), text)
+    return list(kept.values())
+
+
 def _bundled_labels() -> list[str]:
     return list(load_labels(BUNDLED_LABELS).values())
 
@@ -109,9 +120,7 @@ class ObjectsStep(ConfigSubentryFlow):
                 **user_input,
                 CONF_OBJECT_MASKS: str(user_input.get(CONF_OBJECT_MASKS) or "").strip(),
                 CONF_OBJECT_MODEL: str(user_input.get(CONF_OBJECT_MODEL) or "").strip(),
-                CONF_OBJECT_LABELS: [
-                    str(label).strip() for label in user_input.get(CONF_OBJECT_LABELS) or []
-                ],
+                CONF_OBJECT_LABELS: _clean_labels(user_input.get(CONF_OBJECT_LABELS) or []),
             }
             errors = await self._async_objects_errors(data, placeholders)
             if not errors:

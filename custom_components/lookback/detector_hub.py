@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import logging
 from pathlib import Path
+import time
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -45,6 +46,23 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 10.0
+# The camera's own minimum score filters the answers: let the server send what a 10 % slider
+# setting would keep.
+REMOTE_MIN_CONFIDENCE = 0.1
+# A camera's own model that failed to load is tried again after this long, not per picture.
+CAMERA_MODEL_RETRY_S = 300.0
+# Errors of a detector that loaded but cannot answer now (the remote server): the label
+# sensors go unavailable rather than saying "nothing there".
+UNHEALTHY_KINDS = frozenset(
+    {
+        DetectorErrorKind.UNREACHABLE,
+        DetectorErrorKind.TIMEOUT,
+        DetectorErrorKind.UNAUTHORIZED,
+        DetectorErrorKind.HTTP_ERROR,
+        DetectorErrorKind.BAD_RESPONSE,
+        DetectorErrorKind.BACKING_OFF,
+    }
+)
 
 
 def detector_choice(data: Mapping[str, Any]) -> str:
@@ -83,8 +101,10 @@ class DetectorHub:
         self.api_key = str(data.get(CONF_DETECTOR_API_KEY) or "") or None
         self.detector: Detector | None = None
         self.error: DetectorError | None = None
-        self._camera_models: dict[str, TFLiteDetector] = {}  # loaded in the worker thread
+        # A camera's own models, loaded in the worker thread; a failure is kept with its time.
+        self._camera_models: dict[str, TFLiteDetector | tuple[DetectorError, float]] = {}
         self.worker: DetectorWorker | None = None
+        self.failing: DetectorError | None = None  # the NVR detector's last answer failed
 
     @property
     def enabled(self) -> bool:
@@ -97,9 +117,9 @@ class DetectorHub:
         return self.detector is not None
 
     @property
-    def labels(self) -> tuple[str, ...]:
-        """Labels the NVR's detector reports (for the camera form)."""
-        return self.detector.labels if self.detector is not None else ()
+    def healthy(self) -> bool:
+        """Whether the detector's last answer came (False while the remote server fails)."""
+        return self.failing is None
 
     @property
     def stats(self) -> DetectorStats | None:
@@ -121,23 +141,34 @@ class DetectorHub:
             self.error = err
             self._report(err)
             return
+        except Exception as err:  # a bug or a runtime's surprise: still no failed setup
+            _LOGGER.exception("object detector did not load")
+            self.error = DetectorError(DetectorErrorKind.MODEL_INVALID, repr(err))
+            self._report(self.error)
+            return
         repairs.async_clear_detector(self.hass)
         self.worker = DetectorWorker(self._detector_for, self._outcome_in_thread)
         self.worker.start()
         _LOGGER.info("object detection ready: %s", self.detector.name)
+        self._notify_cameras()
 
     async def _async_load(self) -> Detector:
-        needs_runtime = self.choice == DETECTOR_LOCAL or any(
-            camera.subentry_data.get(CONF_OBJECT_MODEL) for camera in self._hub.cameras.values()
-        )
-        if needs_runtime:
+        if self.choice == DETECTOR_LOCAL:
             await async_ensure_runtime(self.hass)
+        elif any(
+            camera.subentry_data.get(CONF_OBJECT_MODEL) for camera in self._hub.cameras.values()
+        ):
+            try:  # a camera's own model needs the runtime; the remote NVR detector does not
+                await async_ensure_runtime(self.hass)
+            except DetectorError as err:
+                _LOGGER.warning("cameras with their own model detect nothing: %s", err)
         if self.choice == DETECTOR_REMOTE:
             return RemoteDetector(
                 self.url,
                 async_get_clientsession(self.hass),
                 self.hass.loop,
                 api_key=self.api_key,
+                min_confidence=REMOTE_MIN_CONFIDENCE,
             )
         return await self.hass.async_add_executor_job(load_local_detector, self.model)
 
@@ -158,7 +189,7 @@ class DetectorHub:
         if worker is not None:
             await self.hass.async_add_executor_job(worker.stop, STOP_TIMEOUT_S)
         for detector in [self.detector, *self._camera_models.values()]:
-            if detector is not None:
+            if detector is not None and not isinstance(detector, tuple):
                 detector.close()
         self.detector = None
         self._camera_models.clear()
@@ -180,15 +211,47 @@ class DetectorHub:
             if self.detector is None:  # pragma: no cover - the worker starts after loading
                 raise DetectorError(DetectorErrorKind.MODEL_MISSING, "no detector")
             return self.detector
-        if (detector := self._camera_models.get(key)) is None:
+        known = self._camera_models.get(key)
+        if isinstance(known, tuple):  # failed before: not again per picture
+            error, failed_at = known
+            if time.monotonic() - failed_at < CAMERA_MODEL_RETRY_S:
+                raise error
+        elif known is not None:
+            return known
+        try:
             detector = load_local_detector(key)
-            self._camera_models[key] = detector
+        except DetectorError as err:
+            _LOGGER.warning("camera model %s does not load: %s", key, err)
+            self._camera_models[key] = (err, time.monotonic())
+            raise
+        self._camera_models[key] = detector
         return detector
 
     def _outcome_in_thread(self, outcome: DetectionOutcome) -> None:
         self.hass.loop.call_soon_threadsafe(self._deliver, outcome)
 
     def _deliver(self, outcome: DetectionOutcome) -> None:
+        if outcome.request.detector_key is None:
+            self._note_health(outcome.error)
         camera = self._hub.cameras.get(outcome.request.camera_id)
         if camera is not None:
             camera.objects.async_outcome(outcome)
+
+    def _note_health(self, error: DetectorError | None) -> None:
+        """Follow whether the NVR's detector answers; the label sensors show it."""
+        failing = error if error is not None and error.kind in UNHEALTHY_KINDS else None
+        if (failing is None) == (self.failing is None):
+            if failing is not None:
+                self.failing = failing  # the newest reason, for diagnostics
+            return
+        if failing is not None:
+            _LOGGER.warning("object detector does not answer: %s", failing)
+        else:
+            _LOGGER.info("object detector answers again")
+        self.failing = failing
+        self._notify_cameras()
+
+    def _notify_cameras(self) -> None:
+        for camera in self._hub.cameras.values():
+            camera.async_notify()
+        self._hub.async_notify()

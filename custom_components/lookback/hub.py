@@ -6,7 +6,9 @@ figures after each clip and hourly, everything else is pushed by the cameras' hu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
@@ -83,6 +85,7 @@ class LookbackHub(Listeners):
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._housekeeping_pending = False
         self._reauth_started: set[str] = set()
+        self._detector_start: asyncio.Task[None] | None = None
 
     async def async_start(self) -> None:
         """Check storage, finish what a crash left, start every camera.
@@ -105,12 +108,16 @@ class LookbackHub(Listeners):
                 camera = CameraHub(self, subentry)
                 self.cameras[camera.camera_id] = camera
         repairs.async_clear_removed_cameras(self.hass, set(self.cameras))
-        if self.detector is not None:
-            await self.detector.async_start()
-        else:
-            repairs.async_clear_detector(self.hass)
         for camera in self.cameras.values():
             await camera.async_start()
+        if self.detector is not None:
+            # Installing the runtime and loading a model take a while: cameras record meanwhile,
+            # and their label sensors become available once the detector is ready.
+            self._detector_start = self.entry.async_create_background_task(
+                self.hass, self.detector.async_start(), "lookback object detector start"
+            )
+        else:
+            repairs.async_clear_detector(self.hass)
         if self.mail_server is not None:
             await self.mail_server.async_start()
         else:
@@ -136,6 +143,10 @@ class LookbackHub(Listeners):
         for camera in self.cameras.values():
             await camera.async_stop()
         await self.nvr.async_stop()
+        if self._detector_start is not None and not self._detector_start.done():
+            self._detector_start.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._detector_start
         if self.detector is not None:
             await self.detector.async_stop()
 

@@ -292,6 +292,10 @@ class NvrSensor(LookbackNvrEntity, SensorEntity):
     """A storage sensor of the NVR."""
 
     entity_description: NvrSensorDescription
+    # The detector's running counters change with every refresh: not worth a database row.
+    _unrecorded_attributes = frozenset(
+        {"submitted", "processed", "queued", "dropped_by_camera", "errors", "last_error"}
+    )
 
     def __init__(self, hub: LookbackHub, description: NvrSensorDescription) -> None:
         """Attach to the NVR device."""

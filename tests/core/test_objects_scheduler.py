@@ -310,6 +310,7 @@ def test_a_still_is_sent_whole_with_its_reason_and_submits_answer(accept: bool) 
         region=FULL_FRAME,
         reason="alert",
         detector_key=None,
+        owner=detection,  # a restarted camera knows its own results by it
     )
     assert detection.requested == 1
     assert detection.skipped == 0

@@ -34,7 +34,9 @@ def test_a_label_needs_min_frames_consecutive_frames() -> None:
     assert update.new == (person(0.9),)  # the best of the streak
     assert (update.cleared, update.improved) == ((), ())
     state = update.present["person"]
-    assert state == LabelState("person", 1, person(0.9), since=T0, last_seen=T0 + 1.0, frames=3)
+    assert state == LabelState(
+        "person", 1, person(0.9), since=T0, last_seen=T0 + 1.0, frames=3, until=T0 + 11.0
+    )
     assert state.best_score == 0.9
     assert tracker.present == update.present
 
@@ -190,3 +192,37 @@ def test_object_trigger() -> None:
         score=0.877,
         data={"box": [0.123, 0.2, 0.3, 0.4], "reason": "motion"},
     )
+
+
+def test_a_periodic_check_holds_its_label_until_the_next_one() -> None:
+    tracker = ObjectTracker(min_frames=2, hold=5.0, streak_gap=90.0)
+    # Two checks a minute apart make a streak (further apart than the hold).
+    assert tracker.update([person(0.8)], T0, hold=90.0, whole_picture=True) is None
+    update = tracker.update([person(0.8)], T0 + 60.0, hold=90.0, whole_picture=True)
+    assert update is not None
+    assert update.new == (person(0.8),)
+    assert tracker.next_expiry() == T0 + 150.0
+    assert tracker.expire(T0 + 149.0) is None
+    # A motion frame showing it again does not shorten the check's hold.
+    tracker.update([person(0.8)], T0 + 70.0)
+    assert tracker.next_expiry() == T0 + 150.0
+
+
+def test_a_whole_picture_without_the_label_clears_it_at_once() -> None:
+    tracker = ObjectTracker(min_frames=1, hold=60.0)
+    tracker.update([person(0.8), car(0.7)], T0)
+    # A crop around motion that lacks the car says nothing about the car.
+    assert tracker.update([person(0.8)], T0 + 1.0) is None
+    update = tracker.update([person(0.8)], T0 + 2.0, whole_picture=True)
+    assert update is not None
+    assert update.cleared == ("car",)
+    assert set(update.present) == {"person"}
+
+
+def test_an_older_picture_never_shortens_a_hold() -> None:
+    tracker = ObjectTracker(min_frames=1, hold=5.0)
+    tracker.update([person(0.8)], T0 + 10.0)
+    tracker.update([person(0.8)], T0 + 8.0)  # a keyframe detected late
+    assert tracker.present["person"].last_seen == T0 + 10.0
+    assert tracker.next_expiry() == T0 + 15.0
+    assert ObjectTracker(min_frames=1, hold=5.0).next_expiry() is None

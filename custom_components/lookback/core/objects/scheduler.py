@@ -93,5 +93,6 @@ class CameraDetection:
                 region=region,
                 reason=reason,
                 detector_key=self.config.model_path,
+                owner=self,
             )
         )

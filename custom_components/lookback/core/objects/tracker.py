@@ -33,6 +33,8 @@ class LabelState:
     last_seen: float
     frames: int = 1
     """Frames that showed it since ``since``."""
+    until: float | None = None
+    """When it stops being present unless seen again (None: ``last_seen`` + the hold)."""
 
     @property
     def best_score(self) -> float:
@@ -61,6 +63,10 @@ class ObjectTracker:
 
     min_frames: int
     hold: float
+    """How long a label stays present after a frame showed it (unless a frame says otherwise)."""
+    streak_gap: float | None = None
+    """Frames further apart than this do not make a streak (None: ``hold``); periodic checks
+    minutes apart still confirm each other."""
     _present: dict[str, LabelState] = field(default_factory=dict)
     _streaks: dict[str, LabelState] = field(default_factory=dict)  # seen, not yet confirmed
 
@@ -70,14 +76,28 @@ class ObjectTracker:
         return dict(self._present)
 
     def update(
-        self, detections: list[Detection], time: float, *, confirmed_at_once: bool = False
+        self,
+        detections: list[Detection],
+        time: float,
+        *,
+        confirmed_at_once: bool = False,
+        hold: float | None = None,
+        whole_picture: bool = False,
     ) -> ObjectUpdate | None:
         """Take one analysed frame's (filtered) detections; None when nothing changed.
 
         A change is a label that came or went, a present label's count that changed or its
-        best score that went up.
+        best score that went up. ``hold`` overrides how long what this frame shows stays
+        present (a periodic check holds until the next one). A ``whole_picture`` frame (not a
+        crop around motion) that lacks a present label clears it at once.
         """
         cleared = self._expire(time)
+        if whole_picture:
+            gone = [label for label in self._present if label not in {d.label for d in detections}]
+            for label in gone:
+                del self._present[label]
+            cleared.extend(gone)
+        until = time + (self.hold if hold is None else hold)
         seen_best = best_by_label(detections)
         counts: dict[str, int] = {}
         for detection in detections:
@@ -95,13 +115,18 @@ class ObjectTracker:
                 if best.score > state.best_score:
                     improved.append(label)
                     state = replace(state, best=best)
+                # An older picture (a keyframe detected late) never shortens the hold.
                 self._present[label] = replace(
-                    state, count=count, last_seen=time, frames=state.frames + 1
+                    state,
+                    count=count,
+                    last_seen=max(state.last_seen, time),
+                    frames=state.frames + 1,
+                    until=max(self._until(state), until),
                 )
                 continue
             streak = self._streaks.get(label)
             if streak is None:
-                streak = LabelState(label, count, best, since=time, last_seen=time)
+                streak = LabelState(label, count, best, since=time, last_seen=time, until=until)
             else:
                 streak = replace(
                     streak,
@@ -109,6 +134,7 @@ class ObjectTracker:
                     best=best if best.score > streak.best_score else streak.best,
                     last_seen=time,
                     frames=streak.frames + 1,
+                    until=until,
                 )
             if confirmed_at_once or streak.frames >= self.min_frames:
                 self._streaks.pop(label, None)
@@ -132,12 +158,18 @@ class ObjectTracker:
         self._present.clear()
         self._streaks.clear()
 
+    def next_expiry(self) -> float | None:
+        """When the first present label runs out (None: none present)."""
+        return min((self._until(s) for s in self._present.values()), default=None)
+
+    def _until(self, state: LabelState) -> float:
+        return state.last_seen + self.hold if state.until is None else state.until
+
     def _expire(self, now: float) -> list[str]:
-        """Drop labels and streaks last seen ``hold`` or more seconds before ``now``."""
-        self._streaks = {
-            label: s for label, s in self._streaks.items() if now < s.last_seen + self.hold
-        }
-        cleared = [label for label, s in self._present.items() if now >= s.last_seen + self.hold]
+        """Drop labels whose hold ran out and streaks too old to go on by ``now``."""
+        gap = self.hold if self.streak_gap is None else self.streak_gap
+        self._streaks = {label: s for label, s in self._streaks.items() if now < s.last_seen + gap}
+        cleared = [label for label, s in self._present.items() if now >= self._until(s)]
         for label in cleared:
             del self._present[label]
         return cleared

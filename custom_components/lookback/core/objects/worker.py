@@ -57,6 +57,8 @@ class DetectionRequest:
     """A DetectionReason (or another word the caller understands)."""
     detector_key: str | None = None
     """Which detector: passed to ``detector_for`` (None: the NVR's default)."""
+    owner: object = None
+    """Who asked (a camera's CameraDetection): a restarted camera ignores its old results."""
 
 
 @dataclass(frozen=True, slots=True)
