@@ -14,7 +14,8 @@ from unittest.mock import patch
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.requirements import RequirementsNotFound
 from homeassistant.util import package
 import numpy as np
 from PIL import Image
@@ -29,6 +30,7 @@ from custom_components.lookback.const import (
 )
 from custom_components.lookback.core.objects.annotate import colour_of
 from custom_components.lookback.core.objects.errors import DetectorError, DetectorErrorKind
+from custom_components.lookback.core.objects.model import BUNDLED_LABELS, BUNDLED_MODEL
 from custom_components.lookback.media_titles import clip_title
 from custom_components.lookback.repairs import ISSUE_DETECTOR_MODEL, ISSUE_DETECTOR_RUNTIME_MISSING
 from tests.ha_helpers import (
@@ -329,3 +331,93 @@ async def test_a_camera_model_that_fails_is_not_loaded_per_picture(
             assert caught.value.kind is DetectorErrorKind.MODEL_INVALID
     assert load.call_count == 1
     await async_unload_lookback(hass, entry)
+
+
+async def test_labels_no_longer_tracked_lose_their_sensors(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    entry = await async_setup_lookback(
+        hass,
+        tmp_path,
+        subentries=[
+            camera_subentry("front", "Front", UNREACHABLE_URL, object_labels=["person", "car"]),
+            # Its id starts like front's label sensors: they must not be taken for stale ones.
+            camera_subentry("front_object", "Front object", "rtsp://127.0.0.1:9/other"),
+        ],
+        detector="local",
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    registry = er.async_get(hass)
+    assert registry.async_get_entity_id("binary_sensor", DOMAIN, "front_object_car")
+    others = {
+        e.entity_id
+        for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if e.unique_id.startswith("front_object_")
+    }
+    subentry = next(s for s in entry.subentries.values() if s.unique_id == "front")
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data=dict(subentry.data) | {"object_labels": ["person"]}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert registry.async_get_entity_id("binary_sensor", DOMAIN, "front_object_car") is None
+    assert registry.async_get_entity_id("binary_sensor", DOMAIN, "front_object_person")
+    still_there = {
+        e.entity_id
+        for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if e.unique_id.startswith("front_object_")
+    }
+    assert others - still_there == {"binary_sensor.front_car"}
+    await async_unload_lookback(hass, entry)
+
+
+async def test_a_detector_that_raises_while_loading_is_a_repair_not_a_failed_setup(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    with patch(
+        "custom_components.lookback.detector_hub.load_local_detector",
+        side_effect=RuntimeError("XNNPACK delegate failed"),
+    ):
+        entry = await async_setup_lookback(
+            hass, tmp_path, {"front": UNREACHABLE_URL}, detector="local"
+        )
+        await hass.async_block_till_done(wait_background_tasks=True)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_DETECTOR_MODEL)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "XNNPACK delegate failed" in issue.translation_placeholders["error"]
+    camera = lookback_hub(entry).cameras["front"]
+    assert await camera.objects.async_detect_now("alert") is False  # nothing would look
+    await async_unload_lookback(hass, entry)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_own_camera_model_with_a_remote_nvr_detector(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    # The camera's own model is the bundled one under another name: it loads, once.
+    model = tmp_path / "mine.tflite"
+    model.write_bytes(BUNDLED_MODEL.read_bytes())
+    (tmp_path / "mine.txt").write_text(BUNDLED_LABELS.read_text())
+    async with DetectionTestServer() as server:
+        with patch(
+            "custom_components.lookback.detector_hub.async_process_requirements",
+            side_effect=RequirementsNotFound(DOMAIN, ["ai-edge-litert>=2.0.0"]),
+        ):
+            entry = await async_setup_lookback(
+                hass,
+                tmp_path / "clips",
+                subentries=[
+                    camera_subentry("front", "Front", UNREACHABLE_URL, object_model=str(model))
+                ],
+                detector="remote",
+                detector_url=server.url,
+            )
+            await hass.async_block_till_done(wait_background_tasks=True)
+        detector = lookback_hub(entry).detector
+        assert detector is not None
+        assert detector.available  # the remote detector does not need the runtime
+        assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_DETECTOR_RUNTIME_MISSING) is None
+        first = detector._detector_for(str(model))
+        assert detector._detector_for(str(model)) is first
+        assert "mine" in first.name
+        await async_unload_lookback(hass, entry)
