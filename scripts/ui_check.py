@@ -298,6 +298,23 @@ def open_more_info(page: Any, entity_id: str) -> None:
     )
 
 
+def open_camera_step(page: Any, base: str, menu_label: str) -> None:
+    """On a fresh integration page, open the camera's Reconfigure menu and pick a step.
+
+    A fresh page each time: a dialog closed with Escape may still be fading out.
+    """
+    page.goto(f"{base}/config/integrations/integration/{DOMAIN}")
+    wait_hass(page)
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name=re.compile("^Configure$")).filter(visible=True).first.click(
+        timeout=10_000
+    )
+    page.wait_for_selector("dialog-data-entry-flow", state="attached", timeout=10_000)
+    page.wait_for_timeout(1500)
+    page.get_by_text(menu_label).first.click(timeout=10_000)
+    page.wait_for_timeout(2500)
+
+
 def lookback_entities(page: Any) -> list[dict[str, Any]]:
     """The entity registry entries of Lookback."""
     entries = ws_call(page, {"type": "config/entity_registry/list"})
@@ -643,17 +660,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            # A fresh page: the motion dialog, closed with Escape, may still be fading out.
-            page.goto(f"{base}/config/integrations/integration/{DOMAIN}")
-            wait_hass(page)
-            page.wait_for_timeout(1500)
-            page.get_by_role("button", name=re.compile("^Configure$")).filter(
-                visible=True
-            ).first.click(timeout=10_000)
-            page.wait_for_selector("dialog-data-entry-flow", state="attached", timeout=10_000)
-            page.wait_for_timeout(1500)
-            page.get_by_text(menu["alerts"]).first.click(timeout=10_000)
-            page.wait_for_timeout(2500)
+            open_camera_step(page, base, menu["alerts"])
             text = " ".join(shot(page, out, "13_alert_settings", check).split())
             labels = [v for v in strings["step"]["alerts"]["data"].values() if v not in text]
             check.expect(not labels, f"the alerts form shows every field (missing: {labels})")
@@ -698,16 +705,7 @@ def run(args: argparse.Namespace) -> int:
 
         print("[ui_check] objects: the camera's objects form, then the person sensor", flush=True)
         try:
-            page.goto(f"{base}/config/integrations/integration/{DOMAIN}")
-            wait_hass(page)
-            page.wait_for_timeout(1500)
-            page.get_by_role("button", name=re.compile("^Configure$")).filter(
-                visible=True
-            ).first.click(timeout=10_000)
-            page.wait_for_selector("dialog-data-entry-flow", state="attached", timeout=10_000)
-            page.wait_for_timeout(1500)
-            page.get_by_text(menu["objects"]).first.click(timeout=10_000)
-            page.wait_for_timeout(2500)
+            open_camera_step(page, base, menu["objects"])
             text = " ".join(shot(page, out, "16_object_settings", check).split())
             labels = [v for v in strings["step"]["objects"]["data"].values() if v not in text]
             check.expect(not labels, f"the objects form shows every field (missing: {labels})")
