@@ -8,7 +8,7 @@ pre-roll), the alert binary sensor on for the hold time, and a ``lookback_alert`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 import json
 import logging
 import time
@@ -21,6 +21,7 @@ from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
 from homeassistant.helpers.event import async_call_later, async_track_state_change_event
 
+from .bus_data import camera_fields, iso_time
 from .camera_config import onvif_config_from
 from .const import (
     CONF_ALERT_HOLD,
@@ -83,10 +84,6 @@ def mail_alert(mail: MailAlert, received: float, peer: str, snapshots: tuple[str
         },
         snapshots=snapshots,
     )
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 def _trim(text: str | None) -> str | None:
@@ -197,15 +194,11 @@ class CameraAlerts:
         return event
 
     def _bus_data(self, alert: Alert, event: LookbackEvent | None) -> dict[str, Any]:
-        camera = self._camera
-        return {
-            "camera_entity_id": camera.camera_entity_id,
-            "camera_id": camera.camera_id,
-            "camera_name": camera.name,
+        return camera_fields(self._camera) | {
             "source": alert.source,
             "label": alert.label,
             "message": alert.message,
-            "time": _iso(alert.time),
+            "time": iso_time(alert.time),
             "event_id": event.event_id if event else None,
             "data": alert.data,
             "snapshots": list(alert.snapshots),
@@ -330,7 +323,7 @@ class CameraAlerts:
             "source": last.source if last else None,
             "label": last.label if last else None,
             "message": last.message if last else None,
-            "time": _iso(last.time) if last else None,
+            "time": iso_time(last.time) if last else None,
         }
         if self.onvif is not None:
             attributes["onvif_connected"] = self.onvif.stats.connected

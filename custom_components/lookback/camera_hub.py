@@ -7,7 +7,7 @@ the bus events, raises and clears the camera's repair issues and pushes to its e
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later
 
 from . import repairs
+from .bus_data import clip_data, event_data
 from .camera_alerts import CameraAlerts
 from .camera_config import camera_config_from, stream_url
 from .camera_objects import CameraObjects
@@ -36,7 +37,6 @@ from .core.models import Trigger
 from .core.motion_state import MotionPhase, MotionUpdate, motion_trigger
 from .core.polygons import zone_key
 from .listeners import Listeners
-from .paths import clip_media_content_id, signed_file_path
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigSubentry
@@ -66,10 +66,6 @@ def entity_unique_id(camera_id: str, key: str) -> str:
 def zone_entity_key(zone: str) -> str:
     """The entity key of a motion zone's binary sensor."""
     return ZONE_KEY_PREFIX + zone_key(zone)
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 class CameraHub(Listeners):
@@ -371,7 +367,7 @@ class CameraHub(Listeners):
         self.current_event = event
         self.last_event = event
         self.last_event_time = event.first_trigger_time
-        data = self._event_data(event)
+        data = event_data(self, event)
         self.hass.bus.async_fire(EVENT_EVENT_STARTED, data)
         self._emit("event_started", data)
         self.async_notify()
@@ -382,13 +378,13 @@ class CameraHub(Listeners):
             self.current_event = None
         if self._stopped:
             return
-        self.hass.bus.async_fire(EVENT_EVENT_ENDED, self._event_data(event))
+        self.hass.bus.async_fire(EVENT_EVENT_ENDED, event_data(self, event))
         self.async_notify()
 
     def clip_saved(self, clip: ClipInfo) -> None:
         """A clip is complete: bus event with signed URLs, storage figures, retention."""
         repairs.async_clear_write_failed(self.hass, self.camera_id)
-        data = self._clip_data(clip)
+        data = clip_data(self, clip)
         self.hass.bus.async_fire(EVENT_CLIP_SAVED, data)
         # The entity's attributes are recorded to the database: no URLs that grant access.
         self._emit("clip_saved", {k: v for k, v in data.items() if not k.endswith("_url")})
@@ -465,43 +461,3 @@ class CameraHub(Listeners):
         if not self.connected:
             reason = str(self.last_error) if self.last_error else "no answer"
             repairs.async_report_source_down(self.hass, self.camera_id, self.name, reason)
-
-    # Bus event data --------------------------------------------------------------------
-
-    def _event_data(self, event: Event) -> dict[str, Any]:
-        return {
-            "camera_entity_id": self.camera_entity_id,
-            "camera_id": self.camera_id,
-            "camera_name": self.name,
-            "event_id": event.event_id,
-            "start_time": _iso(event.first_trigger_time),
-            "pre_roll": event.pre_roll,
-            "triggers": [trigger.as_dict() for trigger in event.triggers],
-            "labels": event.labels,
-            "objects": event.objects,
-            "media_content_id": clip_media_content_id(self.camera_id, event.event_id),
-        }
-
-    def _clip_data(self, clip: ClipInfo) -> dict[str, Any]:
-        event = clip.event
-        return {
-            "camera_entity_id": self.camera_entity_id,
-            "camera_id": self.camera_id,
-            "camera_name": self.name,
-            "event_id": clip.event_id,
-            "clip_id": clip.clip_id,
-            "part": clip.part,
-            "start_time": _iso(clip.start_time),
-            "end_time": _iso(clip.end_time),
-            "trigger_time": _iso(clip.trigger_time),
-            "duration": round(clip.duration, 3),
-            "size": clip.size,
-            "triggers": event.get("triggers", []),
-            "labels": event.get("labels", {}),
-            "objects": event.get("objects", {}),
-            "media_content_id": clip_media_content_id(self.camera_id, clip.clip_id),
-            "clip_url": signed_file_path(self.hass, clip.path),
-            "thumbnail_url": signed_file_path(self.hass, clip.thumbnail)
-            if clip.thumbnail
-            else None,
-        }

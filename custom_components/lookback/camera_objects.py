@@ -11,7 +11,7 @@ fired, and the best detection of the event is drawn and becomes the clip's thumb
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
+from .bus_data import camera_fields, iso_time
 from .camera_config import object_config_from
 from .const import EVENT_OBJECT_DETECTED
 from .core.frames import decode_keyframe
@@ -82,7 +83,6 @@ class CameraObjects:
         self.detection: CameraDetection | None = None
         self.last_update: ObjectUpdate | None = None
         self.detections = 0  # filtered detections received
-        self.last_picture: bytes | None = None  # the newest drawn best detection (JPEG)
         self._event_best: tuple[str, float] | None = None  # event id, its drawn best score
         self._last_still: float | None = None  # time of the last keyframe sent whole
         self._expire_timer: CALLBACK_TYPE | None = None
@@ -236,15 +236,13 @@ class CameraObjects:
             )
             self.hass.bus.async_fire(
                 EVENT_OBJECT_DETECTED,
-                {
-                    "camera_entity_id": camera.camera_entity_id,
-                    "camera_id": camera.camera_id,
-                    "camera_name": camera.name,
+                camera_fields(camera)
+                | {
                     "label": detection.label,
                     "score": round(detection.score, 3),
                     "box": detection.box.as_list(),
                     "reason": reason,
-                    "time": datetime.fromtimestamp(update.time, UTC).isoformat(),
+                    "time": iso_time(update.time),
                     "event_id": event.event_id if event else None,
                 },
             )
@@ -283,7 +281,6 @@ class CameraObjects:
         except (av.error.FFmpegError, ValueError, OSError) as err:
             _LOGGER.warning("%s: detection picture not drawn: %s", self._camera.name, err)
             return
-        self.last_picture = jpeg
         if (pipeline := self._camera.pipeline) is not None:
             pipeline.recorder.set_thumbnail(event_id, jpeg)
 
