@@ -65,6 +65,17 @@ def crossing(tmp_path_factory: pytest.TempPathFactory) -> LabelledClip:
     return make_scene(tmp_path_factory.mktemp("scenes"), CROSSING)
 
 
+# Camera settings under which motion detection finds nothing in the scene.
+NO_MOTION = {"motion_sensitivity": 0, "motion_min_area": 50}
+
+
+def broken_model(path: Path) -> Path:
+    """A .tflite file that is not a model, with a labels file beside it."""
+    path.write_bytes(b"not a model")
+    path.with_suffix(".txt").write_text("person\n")
+    return path
+
+
 def state(hass: HomeAssistant, entity_id: str) -> State:
     current = hass.states.get(entity_id)
     assert current is not None, entity_id
@@ -159,9 +170,7 @@ async def test_remote_detector_labels_an_alert(
                     sim.url,
                     pre_roll=2,
                     post_roll=1,
-                    # Only the alert sends a picture: motion detection finds nothing to do.
-                    motion_sensitivity=0,
-                    motion_min_area=50,
+                    **NO_MOTION,  # only the alert sends a picture
                 )
             ],
             detector="remote",
@@ -229,9 +238,7 @@ async def test_runtime_that_cannot_install_raises_a_repair(
 async def test_damaged_model_raises_a_repair_and_a_good_one_clears_it(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
-    model = tmp_path / "mine.tflite"
-    model.write_bytes(b"not a model")
-    (tmp_path / "mine.txt").write_text("person\n")
+    model = broken_model(tmp_path / "mine.tflite")
     entry = await async_setup_lookback(
         hass,
         tmp_path / "clips",
@@ -268,8 +275,7 @@ async def test_periodic_check_finds_a_still_object_and_a_failing_server_shows(
                     "Front",
                     sim.url,
                     post_roll=1,
-                    motion_sensitivity=0,  # no motion: only the periodic check looks
-                    motion_min_area=50,
+                    **NO_MOTION,  # only the periodic check looks
                     object_interval=1,
                 )
             ],
@@ -308,9 +314,7 @@ async def test_periodic_check_finds_a_still_object_and_a_failing_server_shows(
 async def test_a_camera_model_that_fails_is_not_loaded_per_picture(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
-    model = tmp_path / "broken.tflite"
-    model.write_bytes(b"not a model")
-    (tmp_path / "broken.txt").write_text("person\n")
+    model = broken_model(tmp_path / "broken.tflite")
     entry = await async_setup_lookback(
         hass,
         tmp_path / "clips",

@@ -114,7 +114,9 @@ class CameraHub(Listeners):
         """Start recording into the ring (connecting happens in the demux thread)."""
         if clips := self._hub.store.clips(self.camera_id):  # in memory, sorted by start
             self.last_event_time = clips[-1].trigger_time
-        self._remove_stale_zone_entities()
+        self.async_remove_stale_entities(
+            ZONE_KEY_PREFIX, {zone_entity_key(zone) for zone in self.zone_names}
+        )
         self.pipeline = await self._hub.nvr.async_add_camera(self.config, self)
         self.pipeline.set_motion_enabled(self.motion_enabled)
         self.async_refresh_stats()  # counters read 0 from the start, not "unknown"
@@ -122,14 +124,19 @@ class CameraHub(Listeners):
         await self.alerts.async_start()
         await self.objects.async_start()
 
-    def _remove_stale_zone_entities(self) -> None:
-        """Drop the registry entries of zones that were renamed or deleted."""
+    @callback
+    def async_remove_stale_entities(self, key_prefix: str, wanted_keys: set[str]) -> None:
+        """Drop this camera's registry entries under ``key_prefix`` not in ``wanted_keys``.
+
+        For entities made per zone or per label: renamed or deleted ones would linger. Only
+        this camera's subentry is looked at (camera "front_object" is not "front"'s object).
+        """
         registry = er.async_get(self.hass)
-        prefix = entity_unique_id(self.camera_id, ZONE_KEY_PREFIX)
-        wanted = {entity_unique_id(self.camera_id, zone_entity_key(z)) for z in self.zone_names}
+        prefix = entity_unique_id(self.camera_id, key_prefix)
+        wanted = {entity_unique_id(self.camera_id, key) for key in wanted_keys}
         for entry in er.async_entries_for_config_entry(registry, self.config_entry_id):
             if (
-                entry.config_subentry_id == self.subentry_id  # not camera "<id>_motion_zone..."
+                entry.config_subentry_id == self.subentry_id
                 and entry.unique_id.startswith(prefix)
                 and entry.unique_id not in wanted
             ):

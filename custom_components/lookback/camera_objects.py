@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import av
 from homeassistant.core import CALLBACK_TYPE, callback
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
 from .bus_data import camera_fields, iso_time
@@ -81,7 +80,6 @@ class CameraObjects:
             self.config.min_frames, hold, streak_gap=max(hold, check_hold(self.config) or 0.0)
         )
         self.detection: CameraDetection | None = None
-        self.last_update: ObjectUpdate | None = None
         self.detections = 0  # filtered detections received
         self._event_best: tuple[str, float] | None = None  # event id, its drawn best score
         self._last_still: float | None = None  # time of the last keyframe sent whole
@@ -122,7 +120,9 @@ class CameraObjects:
 
     async def async_start(self) -> None:
         """Send moving frames to the detector; start the periodic check."""
-        self._remove_stale_entities()
+        self._camera.async_remove_stale_entities(
+            OBJECT_KEY_PREFIX, {object_entity_key(label) for label in self.labels}
+        )
         detector = self._camera.detector
         pipeline = self._camera.pipeline
         if not self.enabled or detector is None or pipeline is None:
@@ -151,20 +151,6 @@ class CameraObjects:
         self._cancel_expiry()
         if (detector := self._camera.detector) is not None:
             detector.forget_camera(self._camera.camera_id)
-
-    def _remove_stale_entities(self) -> None:
-        """Drop the sensors of labels no longer tracked (or of detection switched off)."""
-        registry = er.async_get(self.hass)
-        camera = self._camera
-        prefix = f"{camera.camera_id}_{OBJECT_KEY_PREFIX}"
-        wanted = {f"{camera.camera_id}_{object_entity_key(label)}" for label in self.labels}
-        for entry in er.async_entries_for_config_entry(registry, camera.config_entry_id):
-            if (
-                entry.config_subentry_id == camera.subentry_id  # not a camera "<id>_object..."
-                and entry.unique_id.startswith(prefix)
-                and entry.unique_id not in wanted
-            ):
-                registry.async_remove(entry.entity_id)
 
     # Pictures in -----------------------------------------------------------------------
 
@@ -246,15 +232,8 @@ class CameraObjects:
                     "event_id": event.event_id if event else None,
                 },
             )
-        previous, self.last_update = self.last_update, update
         # Presence changes are shown at once; score and count updates at most every few s.
-        if (
-            update.new
-            or update.cleared
-            or previous is None
-            or previous.present.keys() != update.present.keys()
-            or update.time - self._shown_at >= ATTRIBUTES_EVERY_S
-        ):
+        if update.new or update.cleared or update.time - self._shown_at >= ATTRIBUTES_EVERY_S:
             self._shown_at = update.time
             camera.async_notify()
 
@@ -305,9 +284,7 @@ class CameraObjects:
         self._expire_timer = None
         if self._stopped:
             return
-        update = self.tracker.expire(time.time())
-        if update is not None:
-            self.last_update = update
+        if self.tracker.expire(time.time()) is not None:
             self._camera.async_notify()
         self._schedule_expiry()
 
